@@ -9,7 +9,7 @@ from .architecture import ALEXNET, feature_map_sizes, output_shapes, parameter_c
 from .config import PRESETS, Config, ConfigError, make_config
 from .data import (CLASS_NAMES, MEAN, STD, DataError, FashionMNIST, batch_plan, load_fashion_mnist,
                    split_for, stratified_indices)
-from .metrics import Accumulator, Timer, TrainingDiverged, count_correct, ensure_finite
+from .metrics import Accumulator, Timer, TrainingDiverged, count_correct, ensure_finite, progress
 from .plotting import LivePlot, plot_history, show_images, show_predictions
 from .results import RunRecord, load_record
 
@@ -19,7 +19,7 @@ __all__ = [
     "PRESETS", "Config", "ConfigError", "make_config",
     "CLASS_NAMES", "MEAN", "STD", "DataError", "FashionMNIST", "batch_plan", "load_fashion_mnist",
     "split_for", "stratified_indices",
-    "Accumulator", "Timer", "TrainingDiverged", "count_correct", "ensure_finite",
+    "Accumulator", "Timer", "TrainingDiverged", "count_correct", "ensure_finite", "progress",
     "LivePlot", "plot_history", "show_images", "show_predictions",
     "RunRecord", "load_record",
 ]

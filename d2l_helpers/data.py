@@ -255,7 +255,7 @@ def bilinear_matrix(size_in: int, size_out: int) -> np.ndarray:
 
 
 class BatchStream:
-    """Batches of one split, in the seeded order of `batch_plan`; each pass is a new epoch.
+    """Batches of one split, in the seeded order of `batch_plan`; each full pass is a new epoch.
 
     Framework adapters subclass it: `_store` moves the uint8 arrays to the device
     once, `_take` gathers, normalises and resizes one batch there.
@@ -285,9 +285,10 @@ class BatchStream:
     def __iter__(self):
         plan = batch_plan(self.num_examples, self.batch_size, seed=self.seed,
                           epoch=self.epoch, shuffle=self.shuffle)
-        self.epoch += 1
         for indices in plan:
             yield self._take(indices)
+        # Only a complete pass counts as an epoch, so peeking at a batch changes no order.
+        self.epoch += 1
 
     def _store(self, images: np.ndarray, labels: np.ndarray) -> None:
         raise NotImplementedError

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import numpy as np
@@ -75,3 +76,10 @@ def ensure_finite(loss: float, *, epoch: int, step: int, lr: float) -> None:
             f"the loss became {loss} at epoch {epoch}, step {step}: training diverged. "
             f"Try a smaller learning rate (now lr={lr}, e.g. lr={lr / 10:g}) and check the inputs "
             "are normalised.")
+
+
+def progress(iterable, desc: str):
+    """A text progress bar over `iterable`, on stdout so saved notebooks show it as plain output."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, file=sys.stdout, mininterval=1.0, ascii=False, leave=True)

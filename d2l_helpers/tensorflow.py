@@ -5,7 +5,9 @@ Re-exports the framework-neutral helpers, so a notebook needs only
 """
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
+# TensorFlow logs CUDA-probing and plugin-registration noise from C++ at import time;
+# real failures still surface as Python exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tensorflow as tf  # noqa: E402
 

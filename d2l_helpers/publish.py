@@ -1,0 +1,345 @@
+"""`python -m d2l_helpers.publish` (what `make run` calls): execute the notebooks, export them.
+
+Each notebook is executed in place with papermill, then exported twice into
+slides/: `<name>.html` (a static, nbviewer-style page) and `<name>.slides.html`
+(a reveal.js deck). Both work offline: the script and style sheet URLs that
+nbconvert's templates take from CDNs point at slides/vendor/ instead (filled by
+slides/vendor/fetch.sh), and what cannot be vendored is left out; `export`
+refuses to write a page that would still load anything from the network.
+
+This module is framework-neutral on purpose: the notebooks import MXNet,
+PyTorch or TensorFlow in their own kernels, never here.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import logging
+import re
+import shutil
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO / "notebooks"
+SLIDES_DIR = REPO / "slides"
+VENDOR = "vendor"
+# Executed in this order: compare and overview read what the AlexNet notebooks record.
+NOTEBOOKS = ("alexnet-pytorch", "alexnet-tensorflow", "alexnet-mxnet", "compare", "overview")
+# The venv's kernelspec; jupyter_client starts its "python" with sys.executable, i.e. the venv's.
+KERNEL = "python3"
+
+# URLs relative to the exported HTML file, which sits next to vendor/.
+REVEAL_URL_PREFIX = f"{VENDOR}/reveal.js"
+REVEAL_THEME = "white"  # nbconvert's default, "simple", @imports Google Fonts
+REQUIRE_JS_URL = f"{VENDOR}/requirejs/require.js"
+JQUERY_URL = f"{VENDOR}/jquery/jquery.min.js"
+VENDOR_FILES = (
+    "reveal.js/dist/reveal.js",
+    "reveal.js/dist/reveal.css",
+    f"reveal.js/dist/theme/{REVEAL_THEME}.css",
+    "reveal.js/plugin/notes/notes.js",
+    "requirejs/require.js",
+    "jquery/jquery.min.js",
+)
+
+# Template overrides, layered on nbconvert's own templates ("index.html.j2" is
+# the lab or the reveal one, whichever the exporter's template_name selects).
+_EXTENDS = "{%- extends 'index.html.j2' -%}\n"
+# Mermaid is loaded from cdnjs (the reveal template even imports it on every
+# page); no notebook draws Mermaid diagrams, so the loader goes.
+_NO_MERMAID = "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}\n"
+# Widget views are only rendered by the html-manager from unpkg; offline they
+# stay empty with or without its loader, so the loader goes.
+_NO_WIDGETS = "{% block jupyter_widgets %}{% endblock jupyter_widgets %}\n"
+# MathJax is not vendored (the notebooks write no $math$), so its CDN script tag
+# goes. The reveal template's footer still calls MathJax.Hub on every slide
+# change, which would throw; there a no-op stand-in takes MathJax's place.
+_MATHJAX_STUB = ("<script>window.MathJax = {Hub: {getAllJax: function () { return null; },"
+                 " Rerender: function () {}}};</script>")
+_OFFLINE_LAB = (_EXTENDS + _NO_MERMAID + _NO_WIDGETS
+                + "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n")
+_OFFLINE_REVEAL = (_EXTENDS + _NO_MERMAID + _NO_WIDGETS + "{%- block html_head_js_mathjax -%}"
+                   + _MATHJAX_STUB + "{%- endblock html_head_js_mathjax -%}\n")
+
+log = logging.getLogger("d2l_helpers.publish")
+
+
+class PublishError(RuntimeError):
+    """A notebook cannot be published as asked (missing assets, a page that needs the network)."""
+
+
+# --- execution ---------------------------------------------------------------
+
+def has_parameters_cell(nb) -> bool:
+    """Whether the notebook has a cell tagged `parameters` (papermill injects after it)."""
+    return any("parameters" in cell.get("metadata", {}).get("tags", []) for cell in nb.cells)
+
+
+def hide_injected_parameters(nb) -> bool:
+    """Mark papermill's `injected-parameters` cells `slide_type: skip`; return whether any exist.
+
+    Papermill writes that cell without slide metadata, so in the deck it would
+    join the slide of the `parameters` cell before it: the title slide.
+    """
+    found = False
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.metadata["slideshow"] = {"slide_type": "skip"}
+            found = True
+    return found
+
+
+def execute(path: Path, parameters: dict) -> None:
+    """Run the notebook at `path` in place with papermill, in its own folder.
+
+    `parameters` reach only a notebook with a `parameters` cell: papermill would
+    otherwise inject them as a new first cell, i.e. onto the title slide.
+    """
+    import nbformat
+    import papermill
+
+    nb = nbformat.read(path, as_version=4)
+    if not has_parameters_cell(nb):
+        if parameters:
+            log.info("%s has no 'parameters' cell: running it without parameters", path.name)
+        parameters = {}
+    papermill.execute_notebook(
+        str(path), str(path), parameters=parameters, kernel_name=KERNEL, cwd=str(path.parent),
+        log_output=True, progress_bar=False,
+    )
+    nb = nbformat.read(path, as_version=4)
+    hide_injected_parameters(nb)
+    # A progress bar arrives as dozens of '\r'-redrawn chunks; keep only what a
+    # reader saw last, so GitHub and nbviewer show one line per bar.
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+
+
+# --- export --------------------------------------------------------------------
+
+_LOADING_ATTRIBUTES = {
+    "script": ("src",), "link": ("href",), "img": ("src", "srcset"), "iframe": ("src",),
+    "embed": ("src",), "source": ("src", "srcset"), "video": ("src", "poster"),
+    "audio": ("src",), "track": ("src",), "object": ("data",), "input": ("src",),
+}
+_REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)  # http(s)://host or //host
+# Inside <script> and <style>: comments first (they may cite web pages), then
+# anything that looks like an absolute or protocol-relative URL. XML namespace
+# names (e.g. in inline SVG data) are identifiers that are never fetched.
+_CODE_COMMENT = re.compile(r"/\*.*?\*/|<!--.*?-->|(?:^|(?<=\s))//[^\n]*", re.S)
+_CODE_URL = re.compile(r"""(?:https?:)?//[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s"'`()<>]*""", re.I)
+_NAMESPACES = ("http://www.w3.org/",)
+
+
+class _RemoteReferenceFinder(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._code_tag: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in _LOADING_ATTRIBUTES.get(tag, ()) and value and _REMOTE.match(value):
+                self.found.append(f"<{tag} {name}={value!r}>")
+            elif name == "style" and value:
+                self._scan_code(tag, value)
+        if tag in ("script", "style"):
+            self._code_tag = tag
+
+    def handle_endtag(self, tag):
+        if tag == self._code_tag:
+            self._code_tag = None
+
+    def handle_data(self, data):
+        if self._code_tag:
+            self._scan_code(self._code_tag, data)
+
+    def _scan_code(self, where, text):
+        for url in _CODE_URL.findall(_CODE_COMMENT.sub("", text)):
+            if not url.startswith(_NAMESPACES):
+                self.found.append(f"<{where}> {url}")
+
+
+def remote_references(html: str) -> list[str]:
+    """Every place where the page would fetch something from another host.
+
+    Covers resource attributes (script src, link href, img src, ...) and URLs in
+    inline scripts and style sheets; plain hyperlinks (<a href>) are not loads
+    and are allowed.
+    """
+    finder = _RemoteReferenceFinder()
+    finder.feed(html)
+    finder.close()
+    return finder.found
+
+
+def ensure_vendor(output_dir: Path) -> None:
+    """Make sure `output_dir/vendor` holds the files the exported pages load.
+
+    slides/vendor is the committed copy; any other output folder gets a copy of it.
+    """
+    source = SLIDES_DIR / VENDOR
+    missing = [name for name in VENDOR_FILES if not (source / name).is_file()]
+    if missing:
+        raise PublishError(f"{source} lacks {', '.join(missing)}: run `sh slides/vendor/fetch.sh`")
+    target = output_dir / VENDOR
+    if target.resolve() != source.resolve():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+
+
+# Links between the notebooks ("[MXNet](alexnet-mxnet.ipynb)") must lead to the
+# export of the same kind, which sits next to this one.
+_NOTEBOOK_LINK = re.compile(r'(<a\b[^>]*?\bhref=")([\w.-]+)\.ipynb(?=[#"])')
+
+
+def _offline_exporters():
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter, SlidesExporter
+
+    common = dict(require_js_url=REQUIRE_JS_URL, jquery_url=JQUERY_URL,
+                  embed_images=True)  # markdown images become data: URIs: no paths to break
+    html = HTMLExporter(template_name="lab", template_file="offline_lab.html.j2",
+                        extra_loaders=[DictLoader({"offline_lab.html.j2": _OFFLINE_LAB})], **common)
+    slides = SlidesExporter(template_name="reveal", template_file="offline_reveal.html.j2",
+                            extra_loaders=[DictLoader({"offline_reveal.html.j2": _OFFLINE_REVEAL})],
+                            reveal_url_prefix=REVEAL_URL_PREFIX, reveal_theme=REVEAL_THEME,
+                            **common)
+    return html, slides
+
+
+def export(path: Path, output_dir: Path = SLIDES_DIR) -> list[Path]:
+    """Export the notebook at `path` to `output_dir/<name>.html` and `<name>.slides.html`.
+
+    Raises PublishError, writing nothing, if either page would load anything
+    from the network.
+    """
+    import nbformat
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    ensure_vendor(output_dir)
+    nb = nbformat.read(path, as_version=4)
+    # Also for notebooks executed elsewhere (e.g. papermill's CLI) before `--no-execute`.
+    hide_injected_parameters(nb)
+    pages = {}
+    for exporter in _offline_exporters():
+        # "path" is where embed_images resolves the markdown images' relative paths.
+        resources = {"metadata": {"name": path.stem, "path": str(path.parent)}}
+        body, _ = exporter.from_notebook_node(nb, resources=resources)
+        body = _NOTEBOOK_LINK.sub(rf"\g<1>\g<2>{exporter.file_extension}", body)
+        target = output_dir / f"{path.stem}{exporter.file_extension}"
+        remote = remote_references(body)
+        if remote:
+            raise PublishError(f"{target.name} would load from the network: {'; '.join(remote)}")
+        pages[target] = body
+    for target, body in pages.items():
+        target.write_text(body, encoding="utf-8")
+    return list(pages)
+
+
+# --- command line ---------------------------------------------------------------
+
+def parse_parameter(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` -> (KEY, VALUE as a Python literal, or the raw string if it is none)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value  # --parameters preset=smoke means the string "smoke"
+
+
+class _KernelOutputHandler(logging.StreamHandler):
+    """Show papermill's log and the kernels' output as written.
+
+    Kernel output arrives as raw chunks: tqdm redraws its bar with a leading
+    '\\r' and no newline, so no newline may follow such a chunk; anything else
+    that arrives while a bar is drawn (stdout and stderr interleave) starts on a
+    new line instead of after the bar.
+    """
+    terminator = ""
+    _midline = False
+
+    def format(self, record):
+        message = record.getMessage()
+        if not message.startswith("\r"):
+            if self._midline:
+                message = "\n" + message
+            if not message.endswith(("\n", "\r")):
+                message += "\n"
+        self._midline = not message.endswith("\n")
+        return message
+
+
+def _configure_logging() -> None:
+    handler = _KernelOutputHandler(sys.stderr)
+    # Papermill logs two lines per cell; the "Executing Cell N" half is enough to follow.
+    handler.addFilter(lambda record: not record.getMessage().startswith("Ending Cell"))
+    for name in ("papermill", log.name):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.INFO)
+        # Replace, not add: main() may run more than once in a process (tests).
+        for old in [h for h in logger.handlers if isinstance(h, _KernelOutputHandler)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def main(argv=None) -> int:
+    """Execute the notebooks (unless --no-execute) and export them to offline HTML and slides."""
+    parser = argparse.ArgumentParser(prog="python -m d2l_helpers.publish", description=main.__doc__)
+    parser.add_argument("--preset", default="auto",
+                        help="training preset, for notebooks with a 'parameters' cell "
+                             "(default: auto)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=NOTEBOOKS,
+                        help=f"only these notebooks (by name: {', '.join(NOTEBOOKS)})")
+    parser.add_argument("--no-execute", action="store_true",
+                        help="do not run the notebooks; only export them as they are")
+    parser.add_argument("--parameters", action="append", type=parse_parameter, default=[],
+                        metavar="KEY=VALUE",
+                        help="extra papermill parameter (repeatable); VALUE is a Python literal, "
+                             "else a string")
+    parser.add_argument("--output-dir", type=Path, default=SLIDES_DIR,
+                        help="where to write the HTML pages and slides (default: slides/)")
+    args = parser.parse_args(argv)
+    _configure_logging()
+    from papermill.exceptions import PapermillExecutionError
+
+    parameters = {"preset": args.preset, **dict(args.parameters)}
+    names = [name for name in NOTEBOOKS if not args.only or name in args.only]
+    exported = []
+    for name in names:
+        path = NOTEBOOK_DIR / f"{name}.ipynb"
+        shown = f"{path.parent.name}/{path.name}"
+        if not path.exists():
+            log.warning("skipping %s: %s does not exist yet", name, shown)
+            continue
+        try:
+            if not args.no_execute:
+                log.info("=== executing %s (%s)", shown,
+                         ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
+                execute(path, parameters)
+            pages = export(path, args.output_dir)
+        except PublishError as err:
+            log.error("error: %s", err)
+            return 1
+        except PapermillExecutionError as err:
+            # Papermill has saved the notebook with its outputs up to the failing cell.
+            log.error("error: %s failed in cell %s (%s: %s); its outputs so far are saved in it",
+                      shown, err.exec_count, err.ename, err.evalue)
+            return 1
+        log.info("=== exported %s", ", ".join(str(page) for page in pages))
+        exported.extend(pages)
+    if not exported:
+        log.error("error: no notebook to publish in %s", NOTEBOOK_DIR)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

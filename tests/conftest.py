@@ -1,0 +1,32 @@
+"""Shared fixtures: the real Fashion-MNIST files, and a sandbox where no real data is visible."""
+from pathlib import Path
+
+import pytest
+
+from d2l_helpers import data
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """The folder holding the genuine files (Debian's package in CI)."""
+    folder = data.locate()
+    if folder is None:
+        pytest.fail("Fashion-MNIST not found: run `make data` (CI installs dataset-fashion-mnist)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def dataset(real_dir):
+    return data.load_fashion_mnist(real_dir)
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Hide every real copy: empty Debian folder, empty cache, no D2L_DATA_DIR, no reachable mirror."""
+    monkeypatch.setattr(data, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("D2L_DATA_DIR", raising=False)
+    monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # port 9 (discard): refused at once
+    return tmp_path
