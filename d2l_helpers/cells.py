@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import linecache
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -9,9 +10,16 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 def tagged_sources(notebook, tag: str) -> list[str]:
     """Sources of the code cells of `notebook` (a path) that carry `tag`, in order."""
-    cells = json.loads(Path(notebook).read_text())["cells"]
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
     return ["".join(c["source"]) for c in cells
             if c["cell_type"] == "code" and tag in c.get("metadata", {}).get("tags", [])]
+
+
+def _run(source: str, filename: str, namespace: dict) -> None:
+    # Registered with linecache so tracebacks show the cell's lines and tools that
+    # read a function's source (TensorFlow's AutoGraph) can find it.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    exec(compile(source, filename, "exec"), namespace)
 
 
 def run_tagged(notebook, tags, **overrides) -> dict:
@@ -21,12 +29,12 @@ def run_tagged(notebook, tags, **overrides) -> dict:
     reader has after those sections. Figures the cells draw are closed.
     """
     namespace: dict = {"__name__": "__notebook__"}
-    for source in tagged_sources(notebook, "parameters"):
-        exec(compile(source, f"{notebook}:parameters", "exec"), namespace)
+    for i, source in enumerate(tagged_sources(notebook, "parameters")):
+        _run(source, f"<{Path(notebook).name}:parameters:{i}>", namespace)
     namespace.update(overrides)
     for tag in tags:
-        for source in tagged_sources(notebook, tag):
-            exec(compile(source, f"{notebook}:{tag}", "exec"), namespace)
+        for i, source in enumerate(tagged_sources(notebook, tag)):
+            _run(source, f"<{Path(notebook).name}:{tag}:{i}>", namespace)
     import matplotlib.pyplot as plt
 
     plt.close("all")

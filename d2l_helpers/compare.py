@@ -14,7 +14,6 @@ the comparison notebook runs at any stage of the project.
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
 from .architecture import parameter_count
+from .cells import tagged_sources
 from .config import TEST_SIZE
 from .results import RunRecord, load_record
 
@@ -321,17 +321,6 @@ def plot_learning_curves(records: dict[str, RunRecord], path=None):
 
 # --------------------------------------------------------------------------- code side by side
 
-def tagged_cells(path, tag: str) -> list[str]:
-    """Sources of the code cells of notebook `path` whose metadata tags include `tag`, in order."""
-    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
-    sources = []
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") == "code" and tag in cell.get("metadata", {}).get("tags", []):
-            source = cell.get("source", "")
-            sources.append("".join(source) if isinstance(source, list) else source)
-    return sources
-
-
 def load_tagged_cells(notebooks_dir, tags=TAGS, frameworks=FRAMEWORKS
                       ) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
     """`({framework: {tag: [source, ...]}}, notes)` for the notebooks that exist and parse."""
@@ -343,7 +332,7 @@ def load_tagged_cells(notebooks_dir, tags=TAGS, frameworks=FRAMEWORKS
                          f"the {name(fw)} column stays empty.")
             continue
         try:
-            cells[fw] = {tag: tagged_cells(path, tag) for tag in tags}
+            cells[fw] = {tag: tagged_sources(path, tag) for tag in tags}
         except (OSError, ValueError) as err:
             notes.append(f"Could not read {path}: {err}")
             continue

@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 
 from d2l_helpers import ALEXNET, RunRecord, make_config, output_shapes, parameter_count  # noqa: E402
 from d2l_helpers import compare, diagrams  # noqa: E402
+from d2l_helpers.cells import tagged_sources  # noqa: E402
 
 FRAMEWORK_NAMES = {"mxnet": "MXNet", "pytorch": "PyTorch", "tensorflow": "TensorFlow"}
 
@@ -231,9 +232,9 @@ def make_notebooks(folder, frameworks=("mxnet", "pytorch", "tensorflow")):
 def test_tagged_cells_reads_code_cells_in_order(tmp_path):
     make_notebooks(tmp_path)
     path = tmp_path / "alexnet-pytorch.ipynb"
-    assert compare.tagged_cells(path, "model") == [TRICKY["pytorch"]]
-    assert compare.tagged_cells(path, "train") == ["train_pytorch(net)", "second_train_cell()"]
-    assert compare.tagged_cells(path, "absent") == []
+    assert tagged_sources(path, "model") == [TRICKY["pytorch"]]
+    assert tagged_sources(path, "train") == ["train_pytorch(net)", "second_train_cell()"]
+    assert tagged_sources(path, "absent") == []
 
 
 def test_side_by_side_escapes_and_aligns(tmp_path):

@@ -11,10 +11,17 @@ from d2l_helpers.cells import NOTEBOOKS, run_tagged
 
 pytestmark = pytest.mark.parity
 
-LOGIT_TOL = 1e-4        # max |Δ logits| at 224×224, inference mode (measured: ~1e-6)
-DATA_TOL = 1e-5         # max |Δ pixel| of the first resized batch (measured: ~2e-7)
+LOGIT_TOL = 1e-4        # max |Δ logits| at 224×224, inference mode (measured: 9e-8)
+DATA_TOL = 1e-5         # max |Δ pixel| of the first resized batch (measured: 2.4e-7)
 TRAIN_STEPS = 3
-WEIGHT_TOL = 2e-5       # max |Δ weight| after TRAIN_STEPS identical SGD steps (measured: see README)
+# Max |Δ weight| after TRAIN_STEPS identical SGD steps on the same Fashion-MNIST batches, while
+# the largest weight change is 4.4e-3. Measured: PyTorch vs MXNet or TensorFlow 5.1e-5, MXNet vs
+# TensorFlow 4e-8. Not rounding alone: a step also makes discrete choices that rounding can tip.
+# The upsampled images have flat backgrounds, so max-pooling windows hold exact ties, and PyTorch's
+# pooling kernel routes the gradient to another tied element than the other two do (with a little
+# noise added to the images PyTorch and MXNet agree to 1e-8); likewise a ReLU whose input is within
+# rounding of zero passes its gradient in one framework and not in another.
+WEIGHT_TOL = 2e-4
 
 
 def build(framework, tags=("setup", "data", "model"), **overrides):
@@ -36,7 +43,8 @@ def torch_weights(ns):
     import torch
 
     layers = [m for m in ns["net"] if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
-    return [(m.weight.detach().cpu().numpy(), m.bias.detach().cpu().numpy()) for m in layers]
+    # Copies: on the CPU .numpy() shares memory with the live parameters.
+    return [(m.weight.detach().cpu().numpy().copy(), m.bias.detach().cpu().numpy().copy()) for m in layers]
 
 
 def load_into_mxnet(ns, weights):
@@ -116,7 +124,9 @@ def test_same_first_batch_in_all_three(nets):
     reference_x, reference_y = nchw(batches["pytorch"][0]), to_numpy(batches["pytorch"][1])
     assert reference_x.shape == (8, 1, 224, 224)
     for fw, (X, y) in batches.items():
-        assert np.abs(nchw(X) - reference_x).max() <= DATA_TOL, fw
+        difference = np.abs(nchw(X) - reference_x).max()
+        print(f"{fw}: max |Δ pixel| = {difference:.1e}")
+        assert difference <= DATA_TOL, fw
         assert np.array_equal(to_numpy(y).astype(np.int64), reference_y), fw
 
 
@@ -127,7 +137,9 @@ def test_transferred_weights_give_the_same_logits(nets):
     outputs = {fw: logits(fw, ns, first_batch(ns)[0]) for fw, ns in nets.items()}
     assert np.abs(outputs["pytorch"]).max() > 1e-3  # a real signal, not all zeros
     for fw in ("mxnet", "tensorflow"):
-        assert np.abs(outputs[fw] - outputs["pytorch"]).max() <= LOGIT_TOL, fw
+        difference = np.abs(outputs[fw] - outputs["pytorch"]).max()
+        print(f"{fw}: max |Δ logit| = {difference:.1e}")
+        assert difference <= LOGIT_TOL, fw
 
 
 def trainable_weights(framework, ns):
@@ -174,7 +186,12 @@ def disable_dropout(framework, ns):
                 block._rate = 0.0  # Gluon has no public setter; read when the graph is first built
 
 
-def test_same_weights_after_identical_sgd_steps():
+def train_from_same_start():
+    """Fresh nets with PyTorch's initial weights, dropout off, after TRAIN_STEPS steps on each
+    framework's own (identical) batches.
+
+    Returns (initial weights, {framework: weights after}, {framework: losses}).
+    """
     nets = {fw: build(fw, tags=("setup", "data", "model", "train-step"))
             for fw in ("pytorch", "tensorflow", "mxnet")}
     start = torch_weights(nets["pytorch"])
@@ -185,14 +202,18 @@ def test_same_weights_after_identical_sgd_steps():
         disable_dropout(fw, ns)
         batches = iter(ns["train_iter"])
         losses[fw] = [float(ns["train_step"](*next(batches))[0]) for _ in range(TRAIN_STEPS)]
-    np.testing.assert_allclose(losses["mxnet"], losses["pytorch"], atol=1e-4)
-    np.testing.assert_allclose(losses["tensorflow"], losses["pytorch"], atol=1e-4)
-    assert losses["pytorch"][-1] < losses["pytorch"][0]  # the steps did something
     after = {fw: trainable_weights(fw, ns) for fw, ns in nets.items()}
-    initial = [a for pair in start for a in pair]
+    return [a for pair in start for a in pair], after, losses
+
+
+def test_same_weights_after_identical_sgd_steps_on_the_same_batches():
+    initial, after, losses = train_from_same_start()
+    for fw in ("mxnet", "tensorflow"):
+        np.testing.assert_allclose(losses[fw], losses["pytorch"], atol=1e-4)
     moved = max(np.abs(a - b).max() for a, b in zip(after["pytorch"], initial))
-    assert moved > 10 * WEIGHT_TOL  # the weights changed far more than the tolerance
+    print(f"pytorch: max |weight change| over {TRAIN_STEPS} steps = {moved:.2e}")
+    assert moved > 10 * WEIGHT_TOL  # the steps moved the weights far more than the tolerance
     for fw in ("mxnet", "tensorflow"):
         worst = max(np.abs(a - b).max() for a, b in zip(after[fw], after["pytorch"]))
-        print(f"{fw}: max |Δ weight| after {TRAIN_STEPS} steps = {worst:.2e}")
+        print(f"{fw}: max |Δ weight| from pytorch after {TRAIN_STEPS} steps = {worst:.2e}")
         assert worst <= WEIGHT_TOL, fw
