@@ -10,8 +10,9 @@ GPU    ?= 0
 EXTRAS := $(if $(filter 1,$(GPU)),gpu,cpu),notebooks,test
 STAMP  := $(VENV)/.installed-$(if $(filter 1,$(GPU)),gpu,cpu)
 PYTEST_ARGS ?=
+PUBLISH_ARGS ?=
 
-.PHONY: setup data run test lab bench clean
+.PHONY: setup data run test lab bench vendor clean
 
 setup: $(STAMP)
 
@@ -40,7 +41,7 @@ data: setup
 	@$(PY) -m d2l_helpers
 
 run: data
-	$(PY) -m d2l_helpers.publish
+	$(PY) -m d2l_helpers.publish $(PUBLISH_ARGS)
 
 test: data
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -50,6 +51,10 @@ lab: setup
 
 bench: data
 	$(PY) -m benchmarks.bench
+
+# Re-fetch the reveal.js, require.js and jQuery files the exports load (committed in slides/vendor).
+vendor:
+	sh slides/vendor/fetch.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache tests/artifacts

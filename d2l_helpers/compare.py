@@ -249,7 +249,9 @@ def findings(records: dict[str, RunRecord]) -> list[str]:
     p = sum(acc.values()) / len(acc)
     stderr = 100 * math.sqrt(max(p * (1 - p), 1e-12) / n)
     verdict = ("within the noise to expect between runs" if spread <= 2 * math.sqrt(2) * stderr
-               else "larger than that noise: look at the learning curves for the reason")
+               else "larger than the test set's sampling noise alone; each framework also starts "
+                    "from its own random weights and dropout masks, and one run per framework "
+                    "cannot tell that variation apart from a real difference")
     sentences.append(
         f"Test accuracy ranges from {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} "
         f"({name(best)}), a spread of {spread:.1f} percentage points. With {n:,} test images one "

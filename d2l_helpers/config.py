@@ -18,10 +18,13 @@ PRESETS = {
     # The full run of the original tutorial: meant for a GPU.
     "reference": dict(epochs=10, batch_size=128, lr=0.01, resize=224,
                       train_limit=None, test_limit=None),
-    # The CPU default: same network and optimiser, smaller images and a stratified
-    # slice of the training set, so each notebook finishes in minutes on two cores.
-    "preview": dict(epochs=2, batch_size=64, lr=0.01, resize=80,
-                    train_limit=6_000, test_limit=None),
+    # The CPU default: same network and optimiser, small images and one pass over a stratified
+    # 24,000 training images, scored on the full test set, so that each notebook finishes within
+    # four minutes on two cores (README: measured table). Tuned on PyTorch: lr 0.01 reached only
+    # 0.70 after 190 steps where 0.03 reached 0.74 (0.05 was erratic); 76×76 learned faster per
+    # image than 68×68 (the smallest AlexNet accepts) for 13% more arithmetic.
+    "preview": dict(epochs=1, batch_size=64, lr=0.03, resize=76,
+                    train_limit=24_000, test_limit=None),
     # For tests only: proves the notebooks run end to end, not that they learn.
     "smoke": dict(epochs=1, batch_size=32, lr=0.01, resize=68,
                   train_limit=320, test_limit=160),

@@ -63,6 +63,7 @@ class RunRecord:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "w") as out:
             json.dump(asdict(self), out, indent=2)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a record is meant to be shared
         os.replace(tmp, path)
         return path
 

@@ -210,7 +210,7 @@ def test_findings_come_from_the_data(tmp_path):
 def test_large_accuracy_gap_is_not_called_noise(tmp_path):
     records, _ = all_three(tmp_path, mxnet=dict(acc=0.80))
     text = " ".join(compare.findings(records))
-    assert "larger than that noise" in text
+    assert "larger than the test set's sampling noise" in text
 
 
 # --------------------------------------------------------------------------- code side by side
