@@ -293,6 +293,37 @@ def plot_learning_curves(records: dict[str, RunRecord], path=None):
     runs = {fw: r for fw, r in records.items() if r.history}
     if not runs:
         return None
+    if all(len(r.history) == 1 for r in runs.values()):
+        fig = _plot_single_epoch(runs)
+    else:
+        fig = _plot_epochs(runs)
+    if path is not None:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    return fig
+
+
+def _plot_single_epoch(runs: dict[str, RunRecord]):
+    """One epoch per run (the CPU preview) makes no curve: bars of the same three figures."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    names = [name(fw) for fw in runs]
+    colors = [COLORS.get(fw) for fw in runs]
+    rows = [r.history[0] for r in runs.values()]
+    panels = (("train loss", "train_loss"), ("test accuracy (train, hatched)", "test_acc"),
+              ("examples / second", "examples_per_sec"))
+    for ax, (title, key) in zip(axes, panels):
+        bars = ax.bar(names, [h[key] for h in rows], color=colors)
+        ax.bar_label(bars, fmt="%.3g", fontsize=9)
+        ax.set_title(title, fontsize=11)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[1].bar(names, [h["train_acc"] for h in rows], color="none", edgecolor="black",
+                hatch="//", width=0.4)
+    axes[1].set_ylim(0, 1)
+    fig.suptitle("one epoch per run: bars instead of curves", fontsize=10, color="#555")
+    fig.tight_layout()
+    return fig
+
+
+def _plot_epochs(runs: dict[str, RunRecord]):
     fig, (loss_ax, acc_ax, speed_ax) = plt.subplots(1, 3, figsize=(13, 3.8))
     for fw, record in runs.items():
         epochs = [h["epoch"] for h in record.history]
@@ -316,8 +347,6 @@ def plot_learning_curves(records: dict[str, RunRecord], path=None):
                   ["test", "train"], fontsize=9, title="metric", title_fontsize=9)
     speed_ax.set_ylim(bottom=0)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
     return fig
 
 

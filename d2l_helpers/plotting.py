@@ -31,7 +31,7 @@ class LivePlot:
     def __init__(self, epochs: int, title: str = ""):
         self.points: dict[str, tuple[list, list]] = {name: ([], []) for name in CURVES}
         self.epochs = epochs
-        self.fig, self.ax = plt.subplots(figsize=(5.5, 3.5))
+        self.fig, self.ax = plt.subplots(figsize=(6.5, 3.5))
         self.title = title
         self._handle = _display_handle(self.fig)
         plt.close(self.fig)  # stop the inline backend from showing a second copy
@@ -53,10 +53,10 @@ class LivePlot:
         for name, (xs, ys) in self.points.items():
             if xs:
                 ax.plot(xs, ys, STYLES[name], marker="o" if name == "test acc" else None, label=name)
-        ax.set_xlim(0, self.epochs)
+        ax.set_xlim(0, self.epochs * 1.04)  # room for the marker at the last epoch
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="center right")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never hides a point
         if self.title:
             ax.set_title(self.title)
         self.fig.tight_layout()

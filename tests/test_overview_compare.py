@@ -289,3 +289,14 @@ def test_modules_import_no_framework():
             "assert not {'torch', 'tensorflow', 'mxnet'} & set(sys.modules), "
             "sorted({'torch', 'tensorflow', 'mxnet'} & set(sys.modules))")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_curves_for_several_epochs_and_bars_for_one(tmp_path):
+    records, _ = all_three(tmp_path / "multi")
+    curves = compare.plot_learning_curves(records)
+    assert len(curves.axes[0].get_lines()) == 3 and not curves.axes[0].patches
+    single, _ = all_three(tmp_path / "single", **{fw: dict(epochs=1) for fw in compare.FRAMEWORKS})
+    bars = compare.plot_learning_curves(single, path=tmp_path / "bars.png")
+    heights = [round(p.get_height(), 3) for p in bars.axes[1].patches[:3]]
+    assert heights == [0.880, 0.884, 0.878] and "bars instead of curves" in bars._suptitle.get_text()
+    assert (tmp_path / "bars.png").stat().st_size > 0

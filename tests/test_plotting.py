@@ -17,7 +17,7 @@ def test_live_plot_collects_points_outside_jupyter():
     assert plot.points["test acc"] == ([1], [0.6])
     labels = [line.get_label() for line in plot.ax.get_lines()]
     assert labels == ["train loss", "train acc", "test acc"]
-    assert plot.ax.get_xlim() == (0, 2)
+    assert plot.ax.get_xlim() == (0, 2 * 1.04)
     with pytest.raises(KeyError, match="unknown curve 'accuracy'"):
         plot.add(1, accuracy=0.5)
 
