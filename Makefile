@@ -6,7 +6,8 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-GPU    ?= 0
+# GPU builds of MXNet and TensorFlow where an NVIDIA driver is installed; override with GPU=0 or 1.
+GPU    ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 1 || echo 0)
 EXTRAS := $(if $(filter 1,$(GPU)),gpu,cpu),notebooks,test
 STAMP  := $(VENV)/.installed-$(if $(filter 1,$(GPU)),gpu,cpu)
 PYTEST_ARGS ?=
@@ -25,6 +26,8 @@ $(STAMP): pyproject.toml
 	  echo "       (MXNet 1.9.1 needs numpy<1.24). Pass PYTHON=/path/to/python3.11."; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@# mxnet and mxnet-cu112 both install the module `mxnet`: drop the other build first.
+	@$(PY) -m pip uninstall --quiet -y $(if $(filter 1,$(GPU)),mxnet,mxnet-cu112) >/dev/null 2>&1 || true
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
