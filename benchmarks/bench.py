@@ -56,8 +56,9 @@ VARIANTS = {
     },
     "tensorflow": {
         "xla": "train-step cell: @tf.function(jit_compile=True) on train_step and predict",
-        "onednn": "environment: TF_ENABLE_ONEDNN_OPTS=1 (on by default only on CPUs with "
-                  "AVX-512 VNNI/BF16 or AMX)",
+        # d2l_helpers.tensorflow turns oneDNN on (TensorFlow does so itself only on CPUs with
+        # AVX-512 VNNI/BF16 or AMX), so the variant is the setting switched back off.
+        "no-onednn": "environment: TF_ENABLE_ONEDNN_OPTS=0",
     },
     "mxnet": {
         "dynamic": "model cell: net.hybridize() without static_alloc/static_shape",
@@ -66,7 +67,7 @@ VARIANTS = {
     },
 }
 VARIANT_ENV = {
-    ("tensorflow", "onednn"): {"TF_ENABLE_ONEDNN_OPTS": "1"},
+    ("tensorflow", "no-onednn"): {"TF_ENABLE_ONEDNN_OPTS": "0"},
     ("mxnet", "no-onednn"): {"MXNET_MKLDNN_ENABLED": "0"},
 }
 

@@ -9,7 +9,8 @@ import os
 # real failures still surface as Python exceptions.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # TensorFlow turns its oneDNN kernels on only for some CPUs; on the AMD EPYC we measured they
-# train AlexNet 1.1x (224 px) to 2.3x (96 px) faster (benchmarks/results-cpu.md). No effect on GPUs.
+# train AlexNet 1.1x (224 px) to 2.3x (96 px) faster (`python -m benchmarks.bench --variants
+# tensorflow:no-onednn` measures it again). No effect on GPUs.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import tensorflow as tf  # noqa: E402
