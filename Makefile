@@ -1,37 +1,33 @@
 # d2l side-by-side. The two commands a newcomer needs:
-#   make run    train all notebooks (preset auto), write results/, export HTML and slides
+#   make run    train all notebooks (preset auto), write results/, export HTML, slides and handouts
 #   make test   the test suite (unit, notebooks under the smoke preset, parity, browser)
-# Both set up the environment and the data first when needed.
+# Both set up the environments and the data first when needed.
+#
+#   PYTHON=...        the main environment's interpreter (default: python3.12, else 3.13, else 3.11)
+#   PYTHON_MXNET=...  MXNet's (default: python3.11, else 3.10, 3.9); without one MXNet is skipped
+#   GPU=0|1           GPU builds (default: where nvidia-smi exists)
+#   INSTALLER=pip     install with pip instead of uv
 
-PYTHON ?= python3.11
-VENV   := .venv
-PY     := $(VENV)/bin/python
-# GPU builds of MXNet and TensorFlow where an NVIDIA driver is installed; override with GPU=0 or 1.
-GPU    ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo 1 || echo 0)
-EXTRAS := $(if $(filter 1,$(GPU)),gpu,cpu),notebooks,test
-STAMP  := $(VENV)/.installed-$(if $(filter 1,$(GPU)),gpu,cpu)
-PYTEST_ARGS ?=
+PYTHON       ?=
+PYTHON_MXNET ?=
+GPU          ?= auto
+INSTALLER    ?= auto
+BOOT         := $(shell command -v python3 2>/dev/null || command -v python 2>/dev/null)
+PY           := .venv/bin/python
+PYTEST_ARGS  ?=
 PUBLISH_ARGS ?=
+BENCH_ARGS   ?=
 
-.PHONY: setup data run test lab bench vendor clean
+.PHONY: setup lock data run test check lab bench gpu-run vendor clean
 
-setup: $(STAMP)
+setup:
+	@test -n "$(BOOT)" || { echo "error: no python3 on the PATH to run tools/setup.py"; exit 1; }
+	@$(BOOT) tools/setup.py --python "$(PYTHON)" --python-mxnet "$(PYTHON_MXNET)" --gpu $(GPU) \
+	  --installer $(INSTALLER)
 
-$(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null 2>&1 || { \
-	  echo "error: $(PYTHON) not found. This project supports Python 3.11 only (MXNet 1.9.1 needs numpy<1.24);"; \
-	  echo "       install Python 3.11, or pass PYTHON=/path/to/python3.11."; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
-	  echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); supported: 3.11 only"; \
-	  echo "       (MXNet 1.9.1 needs numpy<1.24). Pass PYTHON=/path/to/python3.11."; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	@# mxnet and mxnet-cu112 both install the module `mxnet`: drop the other build first.
-	@$(PY) -m pip uninstall --quiet -y $(if $(filter 1,$(GPU)),mxnet,mxnet-cu112) >/dev/null 2>&1 || true
-	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
-	@rm -f $(VENV)/.installed-*
-	@touch $@
-	@echo "Environment ready in $(VENV) ($(EXTRAS))."
+# Re-compile requirements/*.txt from pyproject.toml (needs the network, not a GPU).
+lock: setup
+	$(PY) tools/setup.py --lock
 
 data: setup
 	@$(PY) -m d2l_helpers --where >/dev/null 2>&1 || { \
@@ -44,20 +40,29 @@ data: setup
 	@$(PY) -m d2l_helpers
 
 run: data
-	$(PY) -m d2l_helpers.publish $(PUBLISH_ARGS)
+	$(PY) -m tools.publish $(PUBLISH_ARGS)
 
 test: data
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Lint and the fast unit tests: under a minute.
+check: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -m "not notebooks and not parity and not browser and not slow" $(PYTEST_ARGS)
+
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m jupyter lab notebooks/
 
 bench: data
-	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.bench $(BENCH_ARGS)
+
+# The reference preset for every framework that imports, on a GPU machine (README: "GPU run").
+gpu-run: data
+	$(PY) -m tools.gpu_run
 
 # Re-fetch the reveal.js, require.js and jQuery files the exports load (committed in slides/vendor).
 vendor:
 	sh slides/vendor/fetch.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache tests/artifacts
+	rm -rf .venv .venv-mxnet build *.egg-info .pytest_cache .ruff_cache tests/artifacts
