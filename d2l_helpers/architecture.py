@@ -2,10 +2,12 @@
 
 The notebooks spell the network out in each framework's own idiom; this table is
 what they must agree with. It drives the resolution check in `config`, the
-architecture diagram in the overview deck and the shape tests.
+architecture diagram in the overview deck, the shape tests, the shared initial
+weights and the benchmark's cost model.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 INPUT_CHANNELS = 1
@@ -103,3 +105,25 @@ def parameter_count(resize: int, layers=ALEXNET) -> int:
             total += fan_in * layer.size + layer.size
         inputs = shape
     return total
+
+
+def forward_macs(resize: int, layers=ALEXNET) -> int:
+    """Multiply-accumulates of one example's forward pass through the conv and dense layers.
+
+    Pooling, ReLU, dropout and bias additions are left out: together they are well
+    under 1% of the total.
+    """
+    total, inputs = 0, (INPUT_CHANNELS, resize, resize)
+    for layer, shape in zip(layers, output_shapes(resize, layers)):
+        if layer.kind == "conv":
+            total += math.prod(shape) * inputs[0] * layer.kernel ** 2
+        elif layer.kind == "dense":
+            total += math.prod(inputs) * layer.size
+        inputs = shape
+    return total
+
+
+def training_flops(resize: int, layers=ALEXNET) -> int:
+    """FLOPs of one example's training step: 2 per multiply-accumulate, and the backward pass
+    costs twice the forward (gradients of activations and of weights), so 3 × 2 × MACs."""
+    return 6 * forward_macs(resize, layers)

@@ -172,8 +172,21 @@ def _from_cache(name: str, folder: Path, download: bool) -> bytes:
 
 
 def locate(data_dir=None) -> Path | None:
-    """The first searched folder that holds all four files (the cache counts only when complete)."""
-    for folder in candidate_dirs(data_dir):
+    """The first searched folder that holds all four files (the cache counts only when complete).
+
+    A folder you name — `data_dir`, else `$D2L_DATA_DIR` — must hold all four: if it lacks
+    one, that is an error naming the file, never a quiet switch to another copy.
+    """
+    explicit = data_dir or os.environ.get("D2L_DATA_DIR")
+    if explicit:
+        folder = Path(explicit).expanduser()
+        missing = [name for name in CHECKSUMS if find_file(folder, name) is None]
+        if missing:
+            given = "data_dir" if data_dir else "D2L_DATA_DIR"
+            raise DataError(f"{folder} (from {given}) lacks {', '.join(missing)} (as .gz or plain): "
+                            f"put the file(s) there, or stop setting {given} to use the usual places")
+        return folder
+    for folder in candidate_dirs():
         if all(find_file(folder, name) for name in CHECKSUMS):
             return folder
     return None

@@ -1,40 +1,52 @@
-"""MXNet adapter: device (context) choice, batches as NDArrays on that device, accuracy.
+"""MXNet adapter: device (context) choice, batches as NDArrays on that device, weights in and out.
 
 Re-exports the framework-neutral helpers, so a notebook needs only
-`from d2l_helpers import mxnet as d2l`.
+`from d2l_helpers import mxnet as d2l`. MXNet runs in its own environment
+(`.venv-mxnet`, kernel `d2l-mxnet`): its last release needs numpy < 1.24.
 """
+import functools
 import os
 
 # MXNet holds cores back for its engine's own threads and so runs its kernels on fewer
-# OpenMP threads than the machine has; on our 2-core machine, using both made a training
-# step 1.3x faster. Must be set before MXNet is imported.
+# OpenMP threads than the machine has; on the 2-core machine of our first benchmark, using
+# both made a training step 1.3x faster. Must be set before MXNet is imported.
 os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
 
-import mxnet as mx  # noqa: E402
-from mxnet import nd  # noqa: E402
+import mxnet as mx
+import numpy as np
+from mxnet import nd
 
-from . import *  # noqa: E402,F401,F403 -- the neutral helpers, re-exported
-from . import data as _data  # noqa: E402
+from . import *
+from . import data as _data
+from . import devices as _devices
+from . import metrics as _metrics
 
 FRAMEWORK = "MXNet"
 VERSION = mx.__version__
+# `cuobjdump` on libmxnet.so of mxnet-cu112 1.9.1: machine code for these compute capabilities
+# and no PTX, so no GPU of a newer generation (Hopper's 9.0, Blackwell's 10.0, ...) can run it.
+BUILT_FOR = ((5, 0), (6, 0), (7, 0), (8, 0), (8, 6))
+
+
+@functools.lru_cache(maxsize=None)
+def device_choice() -> _devices.Choice:
+    """The GPU MXNet can run on, else the CPU with the reason (decided once per process)."""
+    cuda = mx.runtime.Features().is_enabled("CUDA")
+    why = ("this MXNet build is CPU-only; `make setup GPU=1` installs mxnet-cu112 and the CUDA 11 "
+           "libraries it loads" if not cuda else "mx.context.num_gpus() found none")
+    visible = mx.context.num_gpus() if cuda else 0
+    return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(), visible, cannot_see=why, built_for=BUILT_FOR)
 
 
 def has_gpu() -> bool:
-    return mx.context.num_gpus() > 0
+    return device_choice().gpu is not None
 
 
 def try_gpu() -> mx.Context:
-    """mx.gpu(0) if there is a GPU, else mx.cpu(); says which."""
-    if has_gpu():
-        print("Training on GPU: gpu(0)")
-        return mx.gpu(0)
-    print("No GPU found: training on the CPU")
-    return mx.cpu()
-
-
-def device_name(ctx: mx.Context) -> str:
-    return f"GPU {ctx.device_id}" if ctx.device_type == "gpu" else "CPU"
+    """The chosen context (mx.gpu(i) or mx.cpu()); says which, and why not a GPU if not."""
+    choice = device_choice()
+    print(choice.line(FRAMEWORK))
+    return mx.gpu(choice.gpu.index) if choice.gpu else mx.cpu()
 
 
 class Batches(_data.BatchStream):
@@ -62,6 +74,38 @@ def loaders(dataset, config, device):
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits: nd.NDArray, labels: nd.NDArray) -> float:
+def correct(logits: nd.NDArray, labels: nd.NDArray) -> int:
     """Number of correct predictions in a batch."""
-    return float((logits.argmax(axis=1) == labels.astype("float32")).sum().asscalar())
+    return int((logits.argmax(axis=1) == labels.astype("float32")).sum().asscalar())
+
+
+def numpy(x) -> np.ndarray:
+    """An NDArray as a numpy array (copied to the host)."""
+    return x.asnumpy()
+
+
+def predict_all(predict, batches) -> tuple:
+    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
+    return _metrics.predict_all(predict, batches, numpy)
+
+def _pairs(net):
+    params = list(net.collect_params().values())
+    return list(zip(params[::2], params[1::2]))
+
+
+def set_weights(net, weights) -> None:
+    """Load canonical weights: MXNet shares the canonical layout (OIHW kernels, out×in dense
+    weights over a channels-first flatten), so nothing is converted."""
+    pairs = _pairs(net)
+    if len(pairs) != len(weights):
+        raise ValueError(f"the network has {len(pairs)} conv and dense layers, the weights {len(weights)}")
+    for (weight, bias), (w, b) in zip(pairs, weights):
+        if weight.shape != w.shape:
+            raise ValueError(f"{weight.name} expects shape {weight.shape}, got {w.shape}")
+        weight.set_data(nd.array(w, ctx=weight.list_ctx()[0]))
+        bias.set_data(nd.array(b, ctx=bias.list_ctx()[0]))
+
+
+def get_weights(net) -> list:
+    """The network's weights in the canonical layout, as numpy arrays."""
+    return [(weight.data().asnumpy(), bias.data().asnumpy()) for weight, bias in _pairs(net)]

@@ -1,46 +1,71 @@
-"""TensorFlow adapter: device choice, batches as tensors on that device, accuracy.
+"""TensorFlow adapter: device choice, batches as tensors on that device, weights in and out.
 
 Re-exports the framework-neutral helpers, so a notebook needs only
 `from d2l_helpers import tensorflow as d2l`.
 """
+import contextlib
+import functools
 import os
 
-# TensorFlow logs CUDA-probing and plugin-registration noise from C++ at import time;
-# real failures still surface as Python exceptions.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# TensorFlow turns its oneDNN kernels on only for some CPUs; on the AMD EPYC we measured they
-# train AlexNet 1.1x (224 px) to 2.3x (96 px) faster (`python -m benchmarks.bench --variants
-# tensorflow:no-onednn` measures it again). No effect on GPUs.
+from . import devices as _devices
+from . import metrics as _metrics
+
+
+@contextlib.contextmanager
+def _quiet_import():
+    """Without an NVIDIA GPU, hide what TensorFlow's C++ core prints while it loads (that no CUDA
+    driver exists, that oneDNN is on): it writes to the process's stderr before its log level is
+    read. With a GPU nothing is hidden, since that is where a CUDA library that fails is named."""
+    if _devices.nvidia_gpus():
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+# TensorFlow turns its oneDNN kernels on by itself only on some CPUs; on the AMD EPYC machine of
+# our first benchmark they trained AlexNet 1.1x (224 px) to 2.3x (96 px) faster. No effect on GPUs.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-import tensorflow as tf  # noqa: E402
+import numpy as np
 
-from . import *  # noqa: E402,F401,F403 -- the neutral helpers, re-exported
-from . import data as _data  # noqa: E402
+with _quiet_import():
+    import tensorflow as tf
+
+from . import *
+from . import data as _data
+from . import weights as _weights
 
 FRAMEWORK = "TensorFlow"
 VERSION = tf.__version__
 
 
+@functools.lru_cache(maxsize=None)
+def device_choice() -> _devices.Choice:
+    """The GPU TensorFlow can use, else the CPU with the reason (decided once per process)."""
+    why = ("this TensorFlow build has no CUDA support" if not tf.test.is_built_with_cuda() else
+           "it could not load its CUDA libraries (its log above names the one that failed); "
+           "`make setup GPU=1` installs them with tensorflow[and-cuda]")
+    return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(),
+                           len(tf.config.list_physical_devices("GPU")), cannot_see=why)
+
+
 def has_gpu() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
+    return device_choice().gpu is not None
 
 
 def try_gpu() -> str:
-    """'/GPU:0' if there is a GPU, else '/CPU:0'; says which."""
-    if has_gpu():
-        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
-        print(f"Training on GPU: {details.get('device_name', 'GPU 0')}")
-        return "/GPU:0"
-    print("No GPU found: training on the CPU")
-    return "/CPU:0"
-
-
-def device_name(device: str) -> str:
-    if "GPU" in device.upper():
-        gpu = tf.config.list_physical_devices("GPU")[0]
-        return tf.config.experimental.get_device_details(gpu).get("device_name", "GPU")
-    return "CPU"
+    """The chosen device ('/GPU:0' or '/CPU:0'); says which, and why not a GPU if not."""
+    choice = device_choice()
+    print(choice.line(FRAMEWORK))
+    return f"/GPU:{choice.gpu.index}" if choice.gpu else "/CPU:0"
 
 
 class Batches(_data.BatchStream):
@@ -68,7 +93,36 @@ def loaders(dataset, config, device):
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits: tf.Tensor, labels: tf.Tensor) -> float:
+def correct(logits: tf.Tensor, labels: tf.Tensor) -> int:
     """Number of correct predictions in a batch."""
     predictions = tf.argmax(logits, axis=1, output_type=labels.dtype)
-    return float(tf.reduce_sum(tf.cast(predictions == labels, tf.int32)))
+    return int(tf.reduce_sum(tf.cast(predictions == labels, tf.int32)))
+
+
+def numpy(x) -> np.ndarray:
+    """A tensor as a numpy array (copied to the host)."""
+    return np.asarray(x)
+
+
+def predict_all(predict, batches) -> tuple:
+    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
+    return _metrics.predict_all(predict, batches, numpy)
+
+def _layers(net):
+    return [layer for layer in net.layers
+            if isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.Dense))]
+
+
+def set_weights(net, weights) -> None:
+    """Load canonical weights: kernels to HWIO, dense weights transposed, the first dense layer's
+    rows reordered from a channels-first to a channels-last flatten."""
+    layers = _layers(net)
+    if len(layers) != len(weights):
+        raise ValueError(f"the network has {len(layers)} conv and dense layers, the weights {len(weights)}")
+    for layer, (w, b) in zip(layers, _weights.to_channels_last(weights)):
+        layer.set_weights([w, b])
+
+
+def get_weights(net) -> list:
+    """The network's weights in the canonical layout, as numpy arrays."""
+    return _weights.from_channels_last([layer.get_weights() for layer in _layers(net)])

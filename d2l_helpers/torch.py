@@ -1,34 +1,39 @@
-"""PyTorch adapter: device choice, batches as tensors on that device, accuracy.
+"""PyTorch adapter: device choice, batches as tensors on that device, weights in and out.
 
 Re-exports the framework-neutral helpers, so a notebook needs only
 `from d2l_helpers import torch as d2l`.
 """
+import functools
+
+import numpy as np
 import torch
 
-from . import *  # noqa: F401,F403 -- the neutral helpers, re-exported
+from . import *
 from . import data as _data
+from . import devices as _devices
+from . import metrics as _metrics
 
 FRAMEWORK = "PyTorch"
 VERSION = torch.__version__
 
 
+@functools.lru_cache(maxsize=None)
+def device_choice() -> _devices.Choice:
+    """The GPU PyTorch can use, else the CPU with the reason (decided once per process)."""
+    why = ("this PyTorch build has no CUDA support (a CPU-only wheel)" if torch.version.cuda is None
+           else f"torch.cuda.is_available() is False: is the driver older than CUDA {torch.version.cuda}?")
+    return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(), torch.cuda.device_count(), cannot_see=why)
+
+
 def has_gpu() -> bool:
-    return torch.cuda.is_available()
+    return device_choice().gpu is not None
 
 
 def try_gpu() -> torch.device:
-    """The first GPU if there is one, else the CPU; says which."""
-    if has_gpu():
-        device = torch.device("cuda:0")
-        print(f"Training on GPU: {torch.cuda.get_device_name(device)}")
-    else:
-        device = torch.device("cpu")
-        print(f"No GPU found: training on the CPU ({torch.get_num_threads()} threads)")
-    return device
-
-
-def device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    """The chosen device; says which, and why not a GPU if not."""
+    choice = device_choice()
+    print(choice.line(FRAMEWORK))
+    return torch.device(f"cuda:{choice.gpu.index}" if choice.gpu else "cpu")
 
 
 class Batches(_data.BatchStream):
@@ -55,6 +60,37 @@ def loaders(dataset, config, device):
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits: torch.Tensor, labels: torch.Tensor) -> float:
+def correct(logits: torch.Tensor, labels: torch.Tensor) -> int:
     """Number of correct predictions in a batch."""
-    return (logits.argmax(dim=1) == labels).sum().item()
+    return int((logits.argmax(dim=1) == labels).sum())
+
+
+def numpy(x) -> np.ndarray:
+    """A tensor as a numpy array (copied to the host)."""
+    return x.detach().cpu().numpy()
+
+
+def predict_all(predict, batches) -> tuple:
+    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
+    return _metrics.predict_all(predict, batches, numpy)
+
+def _layers(net):
+    return [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+
+
+@torch.no_grad()
+def set_weights(net, weights) -> None:
+    """Load canonical weights (`d2l.initial_weights`): PyTorch's own layout, nothing to convert."""
+    layers = _layers(net)
+    if len(layers) != len(weights):
+        raise ValueError(f"the network has {len(layers)} conv and dense layers, the weights {len(weights)}")
+    for layer, (w, b) in zip(layers, weights):
+        if tuple(layer.weight.shape) != w.shape:
+            raise ValueError(f"{layer} expects weights of shape {tuple(layer.weight.shape)}, got {w.shape}")
+        layer.weight.copy_(torch.from_numpy(w))
+        layer.bias.copy_(torch.from_numpy(b))
+
+
+def get_weights(net) -> list:
+    """The network's weights in the canonical layout, as numpy copies."""
+    return [(numpy(m.weight).copy(), numpy(m.bias).copy()) for m in _layers(net)]

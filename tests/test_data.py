@@ -66,11 +66,25 @@ def test_search_order_is_argument_env_debian_cache(isolated, real_dir, monkeypat
     assert data.locate() == data.cache_dir()
 
 
-def test_incomplete_folder_is_skipped(isolated, real_dir):
+def test_incomplete_debian_folder_is_skipped(isolated, real_dir):
+    debian = link_all(real_dir, isolated / "debian")
+    (debian / "t10k-labels-idx1-ubyte.gz").unlink()
+    link_all(real_dir, data.cache_dir())
+    assert data.locate() == data.cache_dir()
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_named_folder_lacking_a_file_is_an_error_naming_it(isolated, real_dir, monkeypatch, how):
     partial = link_all(real_dir, isolated / "partial")
     (partial / "t10k-labels-idx1-ubyte.gz").unlink()
-    debian = link_all(real_dir, isolated / "debian")
-    assert data.locate(partial) == debian
+    link_all(real_dir, isolated / "debian")  # a complete copy elsewhere is not used instead
+    argument = partial if how == "argument" else None
+    if how == "environment":
+        monkeypatch.setenv("D2L_DATA_DIR", str(partial))
+    for call in (lambda: data.locate(argument), lambda: data.load_fashion_mnist(argument)):
+        with pytest.raises(DataError, match=r"partial \(from (data_dir|D2L_DATA_DIR)\) lacks "
+                                            r"t10k-labels-idx1-ubyte"):
+            call()
 
 
 def test_missing_everywhere_offline_says_how_to_fix(isolated):

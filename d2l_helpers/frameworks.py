@@ -1,0 +1,140 @@
+"""The registry: which frameworks this tutorial teaches, and everything that follows from that.
+
+Every list of frameworks in the project — notebooks to run, run records to read,
+colours in figures, kernels to install, benchmark workers — comes from
+`FRAMEWORKS` below. Adding a framework means one adapter (`d2l_helpers/<module>.py`),
+one row here and one notebook.
+
+Standard library only: `tools/setup.py` reads this file before any environment exists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A Python environment of the project, and the Jupyter kernel that runs in it."""
+
+    key: str
+    folder: str          # relative to the repository
+    kernel: str          # kernel spec name that notebooks put in their metadata
+    display_name: str    # what JupyterLab's launcher shows ({python} becomes e.g. 3.12)
+    pythons: tuple       # acceptable "major.minor" versions, preferred first
+    requirements: str    # the lock file setup installs (requirements/<key>.txt, or -gpu.txt)
+    why: str = ""        # why this environment is separate, said when it cannot be built
+    # Whether its framework needs LD_LIBRARY_PATH to find the CUDA libraries of the NVIDIA
+    # wheels (mxnet-cu112 does; PyTorch, TensorFlow and JAX locate them themselves).
+    library_path: bool = False
+
+    @property
+    def path(self) -> Path:
+        return REPO / self.folder
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+MAIN = Environment(
+    "main", ".venv", "d2l", "d2l side-by-side (Python {python})", ("3.12", "3.13", "3.11"),
+    "requirements/main.txt")
+MXNET_ENV = Environment(
+    "mxnet", ".venv-mxnet", "d2l-mxnet", "MXNet 1.9.1 (Python {python})", ("3.11", "3.10", "3.9"),
+    "requirements/mxnet.txt",
+    why="MXNet 1.9.1, its last release (the project was retired in 2023), imports only with "
+        "numpy < 1.24, which exists for Python 3.9 to 3.11 only",
+    library_path=True)
+ENVIRONMENTS = {env.key: env for env in (MAIN, MXNET_ENV)}
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One column of the tutorial."""
+
+    key: str             # file names, command-line choices: alexnet-<key>.ipynb
+    name: str            # what readers see
+    module: str          # the package it imports; its adapter is d2l_helpers.<module>
+    color: str           # its colour in every figure that compares frameworks
+    environment: Environment = MAIN
+
+    @property
+    def notebook(self) -> str:
+        return f"alexnet-{self.key}.ipynb"
+
+    @property
+    def record(self) -> str:
+        return f"alexnet-{self.key}.json"
+
+    @property
+    def adapter(self) -> str:
+        return f"d2l_helpers.{self.module}"
+
+    @property
+    def kernel(self) -> str:
+        return self.environment.kernel
+
+
+# Teaching order: the two most used first, the retired one last.
+FRAMEWORKS = (
+    Framework("pytorch", "PyTorch", "torch", "tab:red"),
+    Framework("tensorflow", "TensorFlow", "tensorflow", "tab:orange"),
+    Framework("jax", "JAX", "jax", "tab:purple"),
+    Framework("mxnet", "MXNet", "mxnet", "tab:blue", MXNET_ENV),
+)
+KEYS = tuple(fw.key for fw in FRAMEWORKS)
+BY_KEY = {fw.key: fw for fw in FRAMEWORKS}
+BY_NAME = {fw.name: fw for fw in FRAMEWORKS}
+# The notebooks that train nothing; they read what the training notebooks record.
+SUMMARY_NOTEBOOKS = ("compare.ipynb", "overview.ipynb")
+
+
+def get(key_or_name: str) -> Framework:
+    """The framework with this key ("pytorch") or display name ("PyTorch")."""
+    found = BY_KEY.get(key_or_name) or BY_NAME.get(key_or_name)
+    if found is None:
+        raise KeyError(f"unknown framework {key_or_name!r}: choose one of {', '.join(KEYS)}")
+    return found
+
+
+def for_module(module: str) -> Framework:
+    """The framework whose adapter is `d2l_helpers.<module>` (adapters find their own row)."""
+    return next(fw for fw in FRAMEWORKS if fw.module == module.rsplit(".", 1)[-1])
+
+
+# --- which environments are set up here ----------------------------------------------------------
+
+def kernel_spec_file(env: Environment) -> Path:
+    """Where `make setup` registers an environment's kernel: in the main environment's prefix."""
+    return MAIN.path / "share" / "jupyter" / "kernels" / env.kernel / "kernel.json"
+
+
+def unavailable_note(env: Environment) -> Path:
+    """Written by `make setup` when it cannot build `env`: the reason, in one sentence."""
+    return MAIN.path / f".unavailable-{env.key}"
+
+
+def problem(framework: Framework) -> str | None:
+    """Why `framework`'s notebook cannot run on this machine, or None when it can.
+
+    The main environment is wherever this code runs; a framework with its own
+    environment needs that environment's kernel, which `make setup` registers.
+    """
+    env = framework.environment
+    if env.key == MAIN.key:
+        return None
+    spec = kernel_spec_file(env)
+    if spec.is_file():
+        import json
+
+        python = json.loads(spec.read_text())["argv"][0]
+        if Path(python).exists():
+            return None
+    note = unavailable_note(env)
+    if note.is_file():
+        return f"{framework.name} is skipped on this machine: {note.read_text().strip()}."
+    return (f"{framework.name} runs in its own environment ({env.folder}, kernel {env.kernel}), "
+            "which is not set up here: run `make setup`.")

@@ -1,0 +1,109 @@
+"""JAX adapter: device choice, batches as arrays on that device, weights in and out.
+
+Re-exports the framework-neutral helpers, so a notebook needs only
+`from d2l_helpers import jax as d2l`. The model code uses Flax NNX; this module
+needs only JAX itself.
+"""
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import *
+from . import data as _data
+from . import devices as _devices
+from . import metrics as _metrics
+from . import weights as _weights
+
+FRAMEWORK = "JAX"
+VERSION = jax.__version__
+
+
+@functools.lru_cache(maxsize=None)
+def device_choice() -> _devices.Choice:
+    """The GPU JAX can use, else the CPU with the reason (decided once per process)."""
+    visible = len(jax.devices()) if jax.default_backend() == "gpu" else 0
+    why = ("jaxlib runs on the CPU only here: the CUDA plugin is missing or failed to start (JAX's "
+           "warning above says which); `make setup GPU=1` installs jax[cuda13]")
+    return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(), visible, cannot_see=why)
+
+
+def has_gpu() -> bool:
+    return device_choice().gpu is not None
+
+
+def try_gpu():
+    """The chosen jax.Device; says which, and why not a GPU if not."""
+    choice = device_choice()
+    print(choice.line(FRAMEWORK))
+    return jax.devices("gpu")[choice.gpu.index] if choice.gpu else jax.devices("cpu")[0]
+
+
+@jax.jit
+def _prepare(images, labels, matrix, idx):
+    """Gather, normalise and resize one batch; compiled once per batch size."""
+    x = (images[idx].astype(jnp.float32) / 255 - _data.MEAN) / _data.STD
+    x = jnp.einsum("ij,bjk,lk->bil", matrix, x, matrix)
+    return x[..., None], labels[idx]
+
+
+class Batches(_data.BatchStream):
+    """Batches of (images N×H×W×1 float32, labels int32), prepared on `device`.
+
+    The whole split sits on the device as uint8; each batch is gathered,
+    normalised and resized there with two matrix products, in one compiled function.
+    """
+
+    def _store(self, images, labels):
+        self.images = jax.device_put(images, self.device)
+        self.labels = jax.device_put(labels.astype(np.int32), self.device)
+        self.matrix = jax.device_put(self.resize_matrix, self.device)
+
+    def _take(self, indices):
+        idx = jax.device_put(indices.astype(np.int32), self.device)
+        return _prepare(self.images, self.labels, self.matrix, idx)
+
+
+def loaders(dataset, config, device):
+    """Train (shuffled, seeded) and test batches for `config`, on `device`."""
+    return Batches.for_config(dataset, config, device)
+
+
+def correct(logits, labels) -> int:
+    """Number of correct predictions in a batch."""
+    return int((logits.argmax(axis=1) == labels).sum())
+
+
+def numpy(x) -> np.ndarray:
+    """An array as a numpy array (copied to the host)."""
+    return np.asarray(x)
+
+
+def predict_all(predict, batches) -> tuple:
+    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
+    return _metrics.predict_all(predict, batches, numpy)
+
+def _layers(net):
+    # Flax NNX layers with a kernel and a bias (nnx.Conv, nnx.Linear), in order; this adapter
+    # does not import Flax, so it recognises them by those two parameters.
+    return [layer for layer in net.layers if hasattr(layer, "kernel") and hasattr(layer, "bias")]
+
+
+def set_weights(net, weights) -> None:
+    """Load canonical weights: kernels to HWIO, dense weights transposed, the first dense layer's
+    rows reordered from a channels-first to a channels-last flatten."""
+    layers = _layers(net)
+    if len(layers) != len(weights):
+        raise ValueError(f"the network has {len(layers)} conv and dense layers, the weights {len(weights)}")
+    for layer, (w, b) in zip(layers, _weights.to_channels_last(weights)):
+        if layer.kernel.value.shape != w.shape:
+            raise ValueError(f"{type(layer).__name__} expects {layer.kernel.value.shape}, got {w.shape}")
+        layer.kernel.value = jnp.asarray(w)
+        layer.bias.value = jnp.asarray(b)
+
+
+def get_weights(net) -> list:
+    """The network's weights in the canonical layout, as numpy arrays."""
+    return _weights.from_channels_last(
+        [(np.asarray(layer.kernel.value), np.asarray(layer.bias.value)) for layer in _layers(net)])

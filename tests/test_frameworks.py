@@ -1,0 +1,65 @@
+"""The registry is the one list of frameworks, and it matches what is on disk."""
+import ast
+import json
+
+import pytest
+from conftest import REPO
+
+from d2l_helpers import frameworks
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+def test_every_framework_has_an_adapter_a_notebook_and_its_kernel():
+    assert len(set(frameworks.KEYS)) == len(frameworks.FRAMEWORKS) == 4
+    assert len({fw.color for fw in frameworks.FRAMEWORKS}) == 4
+    for fw in frameworks.FRAMEWORKS:
+        assert (REPO / "d2l_helpers" / f"{fw.module}.py").is_file(), fw.adapter
+        notebook = json.loads((NOTEBOOKS / fw.notebook).read_text())
+        assert notebook["metadata"]["kernelspec"]["name"] == fw.kernel, fw.notebook
+    for name in frameworks.SUMMARY_NOTEBOOKS:
+        assert (NOTEBOOKS / name).is_file()
+    assert frameworks.get("PyTorch") is frameworks.get("pytorch") is frameworks.for_module("d2l_helpers.torch")
+    with pytest.raises(KeyError, match="choose one of pytorch, tensorflow, jax, mxnet"):
+        frameworks.get("caffe")
+
+
+def test_registry_needs_only_the_standard_library():
+    tree = ast.parse((REPO / "d2l_helpers" / "frameworks.py").read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= {"__future__", "dataclasses", "pathlib", "json"}
+
+
+def test_no_other_module_lists_the_frameworks():
+    """A literal list or tuple naming three or more frameworks belongs in the registry only."""
+    keys = set(frameworks.KEYS) | {fw.name for fw in frameworks.FRAMEWORKS}
+    offenders = []
+    for path in [*REPO.glob("d2l_helpers/*.py"), *REPO.glob("tools/*.py"), *REPO.glob("benchmarks/*.py"),
+                 *REPO.glob("tests/*.py")]:
+        if path.name == "frameworks.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+                named = {e.value for e in node.elts if isinstance(e, ast.Constant) and e.value in keys}
+                if len(named) >= 3:
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not offenders, f"use d2l_helpers.frameworks instead of listing frameworks: {offenders}"
+
+
+def test_problem_says_why_a_separate_environment_is_missing(tmp_path, monkeypatch):
+    main = frameworks.Environment("main", str(tmp_path), "d2l", "x", ("3.12",), "requirements/main.txt")
+    monkeypatch.setattr(frameworks, "MAIN", main)
+    mxnet = frameworks.get("mxnet")
+    assert frameworks.problem(frameworks.get("pytorch")) is None  # the main environment is where we are
+    assert "not set up here: run `make setup`" in frameworks.problem(mxnet)
+    frameworks.unavailable_note(mxnet.environment).write_text("no Python 3.11 found\n")
+    assert frameworks.problem(mxnet) == "MXNet is skipped on this machine: no Python 3.11 found."
+    spec = frameworks.kernel_spec_file(mxnet.environment)
+    spec.parent.mkdir(parents=True)
+    spec.write_text(json.dumps({"argv": [str(tmp_path / "gone" / "python")]}))
+    assert "skipped" in frameworks.problem(mxnet)  # a kernel whose interpreter is gone does not count
+    spec.write_text(json.dumps({"argv": [str(spec)]}))
+    assert frameworks.problem(mxnet) is None
