@@ -1,42 +1,10 @@
-"""Running sums, timing and the divergence check shared by every training loop."""
+"""Running sums, the divergence check, and what is measured on predictions: accuracy, confusion."""
 from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
-
-
-class Timer:
-    """Accumulates wall-clock intervals between `start()` and `stop()`."""
-
-    def __init__(self):
-        self.times: list[float] = []
-        self._begin: float | None = None
-
-    def start(self) -> "Timer":
-        self._begin = time.perf_counter()
-        return self
-
-    def stop(self) -> float:
-        """End the current interval and return its length in seconds."""
-        if self._begin is None:
-            raise RuntimeError("Timer.stop() called before start()")
-        self.times.append(time.perf_counter() - self._begin)
-        self._begin = None
-        return self.times[-1]
-
-    def sum(self) -> float:
-        return sum(self.times)
-
-    def avg(self) -> float:
-        return self.sum() / len(self.times) if self.times else 0.0
-
-    def examples_per_sec(self, num_examples: int) -> float:
-        """Throughput over all recorded intervals."""
-        total = self.sum()
-        return num_examples / total if total > 0 else 0.0
 
 
 class Accumulator:
@@ -57,14 +25,6 @@ class Accumulator:
         return self.data[i]
 
 
-def count_correct(logits: np.ndarray, labels: np.ndarray) -> int:
-    """How many rows of `logits` have their largest entry at the true label."""
-    logits, labels = np.asarray(logits), np.asarray(labels)
-    if logits.ndim != 2 or len(logits) != len(labels):
-        raise ValueError(f"logits {logits.shape} and labels {labels.shape} do not match")
-    return int((logits.argmax(axis=1) == labels.reshape(-1)).sum())
-
-
 class TrainingDiverged(FloatingPointError):
     """The loss stopped being a finite number."""
 
@@ -83,3 +43,34 @@ def progress(iterable, desc: str):
     from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, file=sys.stdout, mininterval=1.0, ascii=False, leave=True)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits, row by row (shifted by the row maximum, so no overflow)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = 10) -> np.ndarray:
+    """Counts with the true class in rows and the predicted class in columns."""
+    labels, predictions = np.asarray(labels).reshape(-1), np.asarray(predictions).reshape(-1)
+    if labels.shape != predictions.shape:
+        raise ValueError(f"{labels.size} labels but {predictions.size} predictions")
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def per_class_accuracy(matrix: np.ndarray) -> np.ndarray:
+    """The share of each true class that was predicted right (the diagonal over the row sums)."""
+    return np.diag(matrix) / np.maximum(matrix.sum(axis=1), 1)
+
+
+def predict_all(predict, batches, to_numpy) -> tuple:
+    """(labels, logits) of every example of `batches`, as numpy arrays, in order."""
+    labels, logits = [], []
+    for X, y in batches:
+        logits.append(to_numpy(predict(X)))
+        labels.append(to_numpy(y))
+    return np.concatenate(labels).astype(np.int64), np.concatenate(logits)

@@ -64,20 +64,6 @@ class LivePlot:
             self._handle.update(self.fig)
 
 
-def plot_history(history: list[dict], ax=None, label: str = "", styles=STYLES):
-    """Per-epoch curves of a finished run (a run record's `history`)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 3.5))
-    epochs = [h["epoch"] for h in history]
-    for name, key in zip(CURVES, ("train_loss", "train_acc", "test_acc")):
-        ax.plot(epochs, [h[key] for h in history], styles[name], marker="o",
-                label=f"{label} {name}".strip())
-    ax.set_xlabel("epoch")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    return ax
-
-
 def show_images(images: np.ndarray, titles: list[str], ncols: int = 6, scale: float = 1.6,
                 colors: list[str] | None = None):
     """A grid of grayscale images with a title (and optional title colour) under each."""
@@ -100,3 +86,45 @@ def show_predictions(images: np.ndarray, labels, predictions, class_names, n: in
         titles.append(f"{class_names[pred]}\n({class_names[true]})")
         colors.append("black" if pred == true else "crimson")
     return show_images(images[:n], titles, colors=colors)
+
+
+def show_confusion(matrix: np.ndarray, class_names, title: str = ""):
+    """The confusion matrix as a heat map (true class in rows), with each class's accuracy beside it."""
+    matrix = np.asarray(matrix)
+    share = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7.2, 5.6))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    n = len(class_names)
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                ax.text(j, i, f"{matrix[i, j]}", ha="center", va="center", fontsize=7.5,
+                        color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=9)
+    ax.set_yticks(range(n), [f"{name} ({share[i, i]:.0%})" for i, name in enumerate(class_names)],
+                  fontsize=9)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (share right)")
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def show_probabilities(image: np.ndarray, probabilities: np.ndarray, class_names, true_label: int):
+    """One test image beside the probability the network gives each class."""
+    fig, (image_ax, bar_ax) = plt.subplots(1, 2, figsize=(8, 2.8), gridspec_kw={"width_ratios": [1, 2.6]})
+    image_ax.imshow(np.asarray(image).squeeze(), cmap="gray_r")
+    image_ax.set_title(f"true class: {class_names[true_label]}", fontsize=10)
+    image_ax.axis("off")
+    best = int(np.argmax(probabilities))
+    colors = ["tab:green" if i == true_label else ("crimson" if i == best else "tab:gray")
+              for i in range(len(class_names))]
+    bars = bar_ax.barh(range(len(class_names)), probabilities, color=colors)
+    bar_ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
+    bar_ax.set_yticks(range(len(class_names)), class_names, fontsize=9)
+    bar_ax.invert_yaxis()
+    bar_ax.set_xlim(0, 1.15)
+    bar_ax.set_xlabel("predicted probability (softmax of the logits)")
+    fig.tight_layout()
+    return fig

@@ -1,29 +1,18 @@
-"""Timer, accumulator, accuracy counting, the divergence check and run records."""
+"""Running sums, the divergence check, confusion counts, run records and the training log."""
 import json
 import math
-import time
+
+import matplotlib
+
+matplotlib.use("Agg")
 
 import numpy as np
 import pytest
 
-from d2l_helpers import metrics, results
+from d2l_helpers import devices, metrics, results
+from d2l_helpers.config import make_config
 from d2l_helpers.results import RunRecord
-
-
-def test_timer_measures_intervals_and_throughput():
-    timer = metrics.Timer()
-    with pytest.raises(RuntimeError):
-        timer.stop()
-    timer.start()
-    time.sleep(0.02)
-    first = timer.stop()
-    assert 0.015 < first < 1
-    timer.start()
-    timer.stop()
-    assert timer.sum() >= first and len(timer.times) == 2
-    assert timer.avg() == pytest.approx(timer.sum() / 2)
-    assert timer.examples_per_sec(100) == pytest.approx(100 / timer.sum())
-    assert metrics.Timer().examples_per_sec(10) == 0.0
+from d2l_helpers.training import TrainingLog
 
 
 def test_accumulator():
@@ -37,13 +26,6 @@ def test_accumulator():
     assert acc.data == [0.0, 0.0, 0.0]
 
 
-def test_count_correct():
-    logits = np.array([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
-    assert metrics.count_correct(logits, np.array([1, 0, 0])) == 2
-    with pytest.raises(ValueError):
-        metrics.count_correct(logits, np.array([1, 0]))
-
-
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_diverging_loss_stops_with_advice(bad):
     with pytest.raises(metrics.TrainingDiverged, match=r"epoch 2, step 7.*smaller learning rate.*lr=0\.001"):
@@ -51,9 +33,32 @@ def test_diverging_loss_stops_with_advice(bad):
     metrics.ensure_finite(2.3, epoch=1, step=1, lr=0.01)
 
 
+def test_softmax_is_stable_and_sums_to_one():
+    p = metrics.softmax(np.array([[1000.0, 1000.0, 0.0], [0.0, 0.0, 0.0]]))
+    assert np.allclose(p.sum(axis=1), 1) and np.allclose(p[0], [0.5, 0.5, 0]) and np.allclose(p[1], 1 / 3)
+
+
+def test_confusion_matrix_and_per_class_accuracy():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    predicted = np.array([0, 1, 1, 2, 0, 2])
+    matrix = metrics.confusion_matrix(labels, predicted, num_classes=4)
+    assert matrix.tolist() == [[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 2, 0], [0, 0, 0, 0]]
+    assert metrics.per_class_accuracy(matrix).tolist() == [0.5, 1.0, 2 / 3, 0.0]  # empty class: 0
+    with pytest.raises(ValueError, match="6 labels but 5 predictions"):
+        metrics.confusion_matrix(labels, predicted[:5])
+
+
+def test_predict_all_concatenates_in_order():
+    batches = [(np.ones((2, 3)), np.array([1, 2])), (np.zeros((1, 3)), np.array([0]))]
+    labels, logits = metrics.predict_all(lambda X: X * 2, batches, np.asarray)
+    assert labels.tolist() == [1, 2, 0] and labels.dtype == np.int64
+    assert logits.tolist() == [[2, 2, 2], [2, 2, 2], [0, 0, 0]]
+
+
 def make_record():
-    record = RunRecord("PyTorch", "2.14.1", "CPU", {"preset": "smoke", "epochs": 2}, parameters=123,
-                       layer_shapes=[["Conv2d", [96, 54, 54]]])
+    config = make_config("smoke", gpu=False, epochs=2)
+    record = RunRecord.start("PyTorch", "2.14.1", devices.Choice(reason="no GPU found"), config,
+                             parameters=123, layer_shapes=[["Conv2d", [96, 54, 54]]], initial_loss=2.31)
     record.add_epoch(1, 2.0, 0.3, 0.5, 10.0, 100.0)
     record.add_epoch(2, np.float32(1.0), 0.6, 0.7, 12.0, 80.0)
     return record
@@ -61,9 +66,10 @@ def make_record():
 
 def test_record_round_trip(tmp_path):
     record = make_record()
+    assert record.device == "CPU" and record.device_note == "no GPU found" and record.key == "pytorch"
     final = record.finish()
     assert final == {"train_loss": 1.0, "train_acc": 0.6, "test_acc": 0.7, "train_seconds": 22.0,
-                     "examples_per_sec": 90.0}
+                     "examples_per_sec": pytest.approx((1000 + 960) / 22)}
     path = record.save(tmp_path / "results")
     assert path.name == "alexnet-pytorch.json"
     assert [p.name for p in path.parent.iterdir()] == ["alexnet-pytorch.json"]  # no temp file left
@@ -82,13 +88,45 @@ def test_load_rejects_files_that_are_not_records(tmp_path):
     with pytest.raises(ValueError, match="not a readable run record"):
         results.load_record(tmp_path / "a.json")
     record = make_record()
+    record.add_step(5, 2.0, 0.2)
     record.finish()
     raw = json.loads(record.save(tmp_path).read_text())
     del raw["history"][0]["test_acc"]
     (tmp_path / "b.json").write_text(json.dumps(raw))
-    with pytest.raises(ValueError, match="lacks \\['test_acc'\\]"):
+    with pytest.raises(ValueError, match="an epoch lacks \\['test_acc'\\]"):
         results.load_record(tmp_path / "b.json")
-    raw["schema"] = 99
+    raw = json.loads(record.save(tmp_path).read_text())
+    del raw["steps"][0]["acc"]
     (tmp_path / "c.json").write_text(json.dumps(raw))
-    with pytest.raises(ValueError, match="schema 99"):
+    with pytest.raises(ValueError, match="a step lacks \\['acc'\\]"):
         results.load_record(tmp_path / "c.json")
+    raw["schema"] = 1
+    (tmp_path / "d.json").write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="schema 1, this code reads 2: run its notebook again"):
+        results.load_record(tmp_path / "d.json")
+
+
+def test_training_log_keeps_window_means_and_epochs():
+    record = make_record()
+    record.history.clear()
+    log = TrainingLog(record, steps_per_epoch=5, log_every=2, plot=False)
+    for epoch in (1, 2):
+        log.begin_epoch(epoch)
+        for step in range(5):
+            log.step(loss=float(10 * epoch + step), correct=step, examples=10)
+        row = log.end_epoch(test_acc=0.5 + epoch / 10)
+        assert row["epoch"] == epoch and row["seconds"] >= 0
+    # rows after steps 2, 4, 5 of each epoch: means over the steps since the row before
+    assert [r["step"] for r in record.steps] == [2, 4, 5, 7, 9, 10]
+    assert [r["loss"] for r in record.steps] == [10.5, 12.5, 14, 20.5, 22.5, 24]
+    assert [r["acc"] for r in record.steps] == [0.05, 0.25, 0.4, 0.05, 0.25, 0.4]
+    assert record.history[1]["train_loss"] == 22 and record.history[1]["test_acc"] == 0.7
+    assert record.steps_per_epoch == 5 and record.log_every == 2
+
+
+def test_training_log_stops_a_diverging_run():
+    log = TrainingLog(make_record(), steps_per_epoch=5, plot=False)
+    log.begin_epoch(1)
+    log.step(2.3, 1, 10)
+    with pytest.raises(metrics.TrainingDiverged, match="epoch 1, step 2"):
+        log.step(math.nan, 1, 10)

@@ -1,12 +1,12 @@
-"""The figures: live plot bookkeeping, a finished run's curves, prediction grids."""
+"""The figures: live plot bookkeeping, prediction grids, confusion matrix, probabilities."""
 import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from d2l_helpers import plotting  # noqa: E402
+from d2l_helpers import plotting
 
 
 def test_live_plot_collects_points_outside_jupyter():
@@ -22,18 +22,26 @@ def test_live_plot_collects_points_outside_jupyter():
         plot.add(1, accuracy=0.5)
 
 
-def test_plot_history_draws_the_three_curves():
-    history = [dict(epoch=1, train_loss=1.0, train_acc=0.5, test_acc=0.6),
-               dict(epoch=2, train_loss=0.5, train_acc=0.8, test_acc=0.7)]
-    ax = plotting.plot_history(history, label="PyTorch")
-    lines = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()}
-    assert lines == {"PyTorch train loss": [1.0, 0.5], "PyTorch train acc": [0.5, 0.8],
-                     "PyTorch test acc": [0.6, 0.7]}
-
-
 def test_predictions_are_titled_and_mistakes_marked():
     images = np.zeros((3, 28, 28))
     fig = plotting.show_predictions(images, [0, 1, 2], [0, 1, 5], ["a", "b", "c", "d", "e", "f"])
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title() for ax in titled] == ["a\n(a)", "b\n(b)", "f\n(c)"]
     assert titled[2].title.get_color() == "crimson" and titled[0].title.get_color() == "black"
+
+
+def test_confusion_figure_labels_each_class_with_its_accuracy():
+    matrix = np.array([[8, 2], [1, 9]])
+    fig = plotting.show_confusion(matrix, ["shirt", "coat"], title="t")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["shirt (80%)", "coat (90%)"]
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "8", "9"]
+
+
+def test_probabilities_mark_the_true_and_the_predicted_class():
+    fig = plotting.show_probabilities(np.zeros((28, 28)), np.array([0.1, 0.7, 0.2]), ["a", "b", "c"], 2)
+    bars = fig.axes[1].patches
+    assert [round(b.get_width(), 1) for b in bars] == [0.1, 0.7, 0.2]
+    assert matplotlib.colors.to_hex(bars[1].get_facecolor()) == matplotlib.colors.to_hex("crimson")
+    assert matplotlib.colors.to_hex(bars[2].get_facecolor()) == matplotlib.colors.to_hex("tab:green")
+    assert fig.axes[0].get_title() == "true class: c"
