@@ -1,86 +1,84 @@
-"""What `compare.ipynb` computes: the three run records and the three notebooks, side by side.
+"""What `compare.ipynb` computes from the run records: notes, a table, curves and findings.
 
-Framework-neutral (json, numpy-free, matplotlib for the one figure; pygments for
-code colouring when it is installed). Every function copes with missing pieces:
-a record or notebook that does not exist yet becomes a note, not an error, so
-the comparison notebook runs at any stage of the project.
+Framework-neutral (json and matplotlib). Every function copes with missing pieces:
+a record that does not exist yet, or a framework whose environment is missing on
+this machine, becomes a note, not an error, so the comparison runs at any stage.
 
     records, notes = load_records("../results")
     notes += comparability_notes(records)
-    HTML(notes_html(notes)); HTML(summary_table_html(records)); findings(records)
-    cells, notes = load_tagged_cells(".")
-    HTML(side_by_side_html(cells, tags=("model",)))
+    HTML(notes_html(notes)); HTML(summary_table_html(records))
+    plot_learning_curves(records); findings(records, parity=load_json(...), bench=load_json(...))
+
+The code side by side is in `codeview`.
 """
 from __future__ import annotations
 
 import html
+import json
 import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 
+from . import frameworks as registry
 from .architecture import parameter_count
-from .cells import tagged_sources
 from .config import TEST_SIZE
 from .results import RunRecord, load_record
 
-FRAMEWORKS = ("mxnet", "pytorch", "tensorflow")
-NAMES = {"mxnet": "MXNet", "pytorch": "PyTorch", "tensorflow": "TensorFlow"}
-COLORS = {"mxnet": "tab:blue", "pytorch": "tab:red", "tensorflow": "tab:green"}
 CONFIG_KEYS = ("preset", "epochs", "batch_size", "lr", "resize", "train_limit", "test_limit",
                "seed", "momentum", "weight_decay")
-TAGS = ("model", "train")
+LN10 = math.log(10)
 
 _CELL = "padding:4px 10px;border-bottom:1px solid #ddd;vertical-align:top;"
-_PRE = ("margin:0;padding:6px;background:#f7f7f7;border:1px solid #e3e3e3;border-radius:4px;"
-        "font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:11px;line-height:1.35;"
-        "white-space:pre-wrap;word-break:break-word;text-align:left;")
 
 
-def name(framework: str) -> str:
+def name(key: str) -> str:
     """Display name of a framework key: `'pytorch'` -> `'PyTorch'`."""
-    return NAMES.get(framework, framework)
+    return registry.BY_KEY[key].name if key in registry.BY_KEY else key
 
 
-def record_path(results_dir, framework: str) -> Path:
-    """Where a notebook saves its run record (`RunRecord.save` names it this way)."""
-    return Path(results_dir) / f"alexnet-{framework}.json"
-
-
-def notebook_path(notebooks_dir, framework: str) -> Path:
-    """The training notebook of a framework."""
-    return Path(notebooks_dir) / f"alexnet-{framework}.ipynb"
+def load_json(path) -> dict | None:
+    """A JSON document (results/parity.json, benchmarks/results-cpu.json), or None if absent."""
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 # --------------------------------------------------------------------------- records
 
-def load_records(results_dir, frameworks=FRAMEWORKS) -> tuple[dict[str, RunRecord], list[str]]:
-    """Read the run records that exist; return `({framework: record}, notes)`.
+def load_records(results_dir, keys=registry.KEYS) -> tuple:
+    """Read the run records that exist; return `({framework key: record}, notes)`.
 
     A missing or unreadable record is skipped with a note that says which file and
-    what to do, so callers can show what they have.
+    what to do. A framework that cannot run on this machine gets a note with the
+    reason; its record, if one is there from an earlier run, is still shown.
     """
     records, notes = {}, []
-    for fw in frameworks:
-        path = record_path(results_dir, fw)
+    for key in keys:
+        fw = registry.get(key)
+        path = Path(results_dir) / fw.record
+        problem = registry.problem(fw)
+        if problem:
+            notes.append(problem + (f" Its record shown here is from an earlier run ({path.name})."
+                                    if path.is_file() else ""))
         if not path.is_file():
-            notes.append(f"No run record for {name(fw)}: {path} does not exist yet. "
-                         f"Run alexnet-{fw}.ipynb to the end to write it.")
+            if not problem:
+                notes.append(f"No run record for {fw.name}: {path} does not exist yet. "
+                             f"Run {fw.notebook} to the end to write it.")
             continue
         try:
             record = load_record(path)
         except ValueError as err:
-            notes.append(f"Skipping {name(fw)}: {err}")
+            notes.append(f"Skipping {fw.name}: {err}")
             continue
-        if record.framework.lower() != fw:
-            notes.append(f"{path} says it comes from {record.framework!r}, not {name(fw)}; "
-                         f"it is shown under {name(fw)}.")
-        records[fw] = record
+        if record.framework != fw.name:
+            notes.append(f"{path} says it comes from {record.framework!r}, not {fw.name}; "
+                         f"it is shown under {fw.name}.")
+        records[key] = record
     return records, notes
 
 
-def config_differences(records: dict[str, RunRecord]) -> dict[str, dict[str, object]]:
+def config_differences(records: dict) -> dict:
     """The settings that are not the same in all records: `{setting: {framework: value}}`."""
     differences = {}
     for key in CONFIG_KEYS:
@@ -90,7 +88,7 @@ def config_differences(records: dict[str, RunRecord]) -> dict[str, dict[str, obj
     return differences
 
 
-def comparability_notes(records: dict[str, RunRecord]) -> list[str]:
+def comparability_notes(records: dict) -> list:
     """Why the records cannot be compared like for like (an empty list when they can)."""
     if not records:
         return ["There are no run records yet, so there is nothing to compare."]
@@ -114,7 +112,7 @@ def comparability_notes(records: dict[str, RunRecord]) -> list[str]:
     return notes
 
 
-def notes_html(notes: list[str], all_clear: str = "All records found, with the same settings "
+def notes_html(notes: list, all_clear: str = "All records found, with the same settings "
                "and device: the numbers below compare like with like.") -> str:
     """The notes as a highlighted box (amber with notes, green without)."""
     if not notes:
@@ -141,19 +139,23 @@ def format_seconds(seconds: float) -> str:
 # (label, getter, formatter, best: max/min/None)
 _ROWS = (
     ("test accuracy", lambda r: r.final["test_acc"], "{:.3f}".format, max),
-    ("train loss", lambda r: r.final["train_loss"], "{:.3f}".format, min),
-    ("examples / second", lambda r: r.final["examples_per_sec"], "{:,.0f}".format, max),
-    ("wall time (training)", lambda r: r.final["train_seconds"], format_seconds, min),
+    ("train loss (last steps)", lambda r: r.final["train_loss"], "{:.3f}".format, min),
+    ("loss before training", lambda r: r.initial_loss, "{:.5f}".format, None),
+    ("examples / second (this run)", lambda r: r.final["examples_per_sec"], "{:,.0f}".format, None),
+    ("wall time (training)", lambda r: r.final["train_seconds"], format_seconds, None),
     ("parameters", lambda r: r.parameters, "{:,}".format, None),
     ("device", lambda r: r.device, str, None),
     ("framework version", lambda r: r.framework_version, str, None),
     ("preset", lambda r: r.config.get("preset"), str, None),
-    ("epochs", lambda r: r.config.get("epochs"), str, None),
 )
 
 
-def summary_table(records: dict[str, RunRecord]) -> list[tuple[str, list[str], int | None]]:
-    """Rows of the summary as `(label, [cell per record], index of the best cell or None)`."""
+def summary_table(records: dict) -> list:
+    """Rows of the summary as `(label, [cell per record], index of the best cell or None)`.
+
+    Speed rows mark no winner: one run on a shared machine is no measurement of
+    speed (`make bench` is).
+    """
     rows = []
     for label, get, fmt, best in _ROWS:
         raw = []
@@ -169,11 +171,11 @@ def summary_table(records: dict[str, RunRecord]) -> list[tuple[str, list[str], i
     return rows
 
 
-def summary_table_html(records: dict[str, RunRecord], mark_best: bool | None = None) -> str:
+def summary_table_html(records: dict, mark_best: bool | None = None) -> str:
     """An HTML table, one column per framework.
 
-    With `mark_best` the best value of each measured row is bold; by default that
-    happens only when the records are comparable (no `comparability_notes`).
+    With `mark_best` the best value of each row that has one is bold; by default
+    that happens only when the records are comparable (no `comparability_notes`).
     """
     if not records:
         return "<p><em>No run records to tabulate.</em></p>"
@@ -195,224 +197,203 @@ def summary_table_html(records: dict[str, RunRecord], mark_best: bool | None = N
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
+# --------------------------------------------------------------------------- curves
+
+def aligned_steps(records: dict) -> tuple:
+    """(steps, {framework: [row, ...]}) for the logged steps that every record has."""
+    runs = {fw: {row["step"]: row for row in r.steps} for fw, r in records.items() if r.steps}
+    if not runs:
+        return [], {}
+    common = sorted(set.intersection(*(set(rows) for rows in runs.values())))
+    return common, {fw: [rows[s] for s in common] for fw, rows in runs.items()}
+
+
+def curve_agreement(records: dict) -> dict | None:
+    """How close the training curves stay: per logged step, the largest difference between any two
+    frameworks in loss and in accuracy. None with fewer than two comparable records."""
+    if len(records) < 2 or comparability_notes(records):
+        return None
+    steps, rows = aligned_steps(records)
+    if not steps:
+        return None
+    loss = [max(r[i]["loss"] for r in rows.values()) - min(r[i]["loss"] for r in rows.values())
+            for i in range(len(steps))]
+    acc = [max(r[i]["acc"] for r in rows.values()) - min(r[i]["acc"] for r in rows.values())
+           for i in range(len(steps))]
+    return {"steps": steps, "loss_spread": loss, "acc_spread": acc,
+            "log_every": next(iter(records.values())).log_every}
+
+
+def plot_learning_curves(records: dict, path=None):
+    """Training loss and accuracy every few steps, test accuracy per epoch, one colour per
+    framework; the third panel shows each loss curve minus the mean of all, where small
+    differences become visible. Returns the Figure (None without any step history)."""
+    runs = {fw: r for fw, r in records.items() if r.steps}
+    if not runs:
+        return None
+    fig, (loss_ax, acc_ax, diff_ax) = plt.subplots(1, 3, figsize=(13.5, 3.9))
+    steps, aligned = aligned_steps(runs)
+    for fw, record in runs.items():
+        color = registry.get(fw).color
+        per_epoch = record.steps_per_epoch or 1
+        x = [row["step"] / per_epoch for row in record.steps]
+        loss_ax.plot(x, [row["loss"] for row in record.steps], "-", color=color, lw=1.4, label=name(fw))
+        acc_ax.plot(x, [row["acc"] for row in record.steps], "--", color=color, lw=1.2, alpha=0.8)
+        acc_ax.plot([h["epoch"] for h in record.history], [h["test_acc"] for h in record.history],
+                    "o", color=color, markersize=6)
+        if len(aligned) > 1 and fw in aligned:
+            mean = [sum(r[i]["loss"] for r in aligned.values()) / len(aligned) for i in range(len(steps))]
+            diff_ax.plot([s / per_epoch for s in steps],
+                         [row["loss"] - m for row, m in zip(aligned[fw], mean)], "-", color=color, lw=1.2)
+    loss_ax.axhline(LN10, color="gray", lw=0.8, ls=":")
+    loss_ax.annotate("ln 10", (0, LN10), xytext=(2, 3), textcoords="offset points", fontsize=8, color="gray")
+    for ax, title in ((loss_ax, "training loss (mean over the last steps)"),
+                      (acc_ax, "accuracy: training (dashed), test (dots)"),
+                      (diff_ax, "training loss minus the mean of all")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+    diff_ax.axhline(0, color="gray", lw=0.8)
+    loss_ax.legend(fontsize=9)
+    acc_ax.legend([Line2D([], [], color="black", ls="--"), Line2D([], [], color="black", marker="o", ls="")],
+                  ["training", "test"], fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    return fig
+
+
 # --------------------------------------------------------------------------- findings
 
 def _test_examples(record: RunRecord) -> int:
     return record.config.get("test_limit") or TEST_SIZE
 
 
-def findings(records: dict[str, RunRecord]) -> list[str]:
-    """Plain sentences about what the records show: parameters, accuracy, speed, warm-up."""
-    done = {fw: r for fw, r in records.items() if r.final}
-    if not done:
-        return []
-    sentences = []
-    if comparability_notes(done) and len(done) > 1:
-        sentences.append("Caution: these runs differ in settings or hardware (see the notes "
-                         "above), so the comparisons below are not like for like.")
-
+def _parameters_sentence(done: dict) -> str:
     counts = {fw: r.parameters for fw, r in done.items()}
+    resizes = {fw: r.config.get("resize") for fw, r in done.items()}
     if len(set(counts.values())) == 1:
         (count,) = set(counts.values())
-        sentence = (f"All {len(done)} networks have {count:,} trainable parameters"
-                    if len(done) > 1 else f"{name(next(iter(done)))}'s network has {count:,} "
-                    "trainable parameters")
-        resizes = {r.config.get("resize") for r in done.values()}
-        if len(resizes) == 1 and isinstance(next(iter(resizes)), int):
-            (resize,) = resizes
+        sentence = (f"All {len(done)} networks have {count:,} trainable parameters" if len(done) > 1
+                    else f"{name(next(iter(done)))}'s network has {count:,} trainable parameters")
+        if len(set(resizes.values())) == 1 and isinstance(next(iter(resizes.values())), int):
+            resize = next(iter(resizes.values()))
             expected = parameter_count(resize)
-            sentence += (f", exactly what the shared layer table predicts for {resize}×{resize} "
-                         "inputs." if count == expected else
-                         f", but the shared layer table predicts {expected:,} for {resize}×{resize}"
-                         " inputs: some layer differs from it.")
-        else:
-            sentence += "."
-        sentences.append(sentence)
-    else:
-        listed = ", ".join(f"{name(fw)} {c:,}" for fw, c in counts.items())
-        resizes = {fw: r.config.get("resize") for fw, r in done.items()}
-        if all(isinstance(resizes[fw], int) and counts[fw] == parameter_count(resizes[fw])
-               for fw in done):
-            sentences.append(f"The parameter counts differ ({listed}) only because the input "
-                             "sizes differ: the first dense layer's weights grow with the image.")
-        else:
-            sentences.append(f"The parameter counts differ ({listed}): the networks are not the "
-                             "same.")
+            return sentence + (f", exactly what the shared layer table predicts for {resize}×{resize} "
+                               "inputs." if count == expected else
+                               f", but the shared layer table predicts {expected:,} for {resize}×{resize} "
+                               "inputs: some layer differs from it.")
+        return sentence + "."
+    listed = ", ".join(f"{name(fw)} {c:,}" for fw, c in counts.items())
+    if all(isinstance(resizes[fw], int) and counts[fw] == parameter_count(resizes[fw]) for fw in done):
+        return (f"The parameter counts differ ({listed}) only because the input sizes differ: the first "
+                "dense layer's weights grow with the image.")
+    return f"The parameter counts differ ({listed}): the networks are not the same."
 
-    if len(done) < 2:
-        return sentences
 
+def _initial_loss_sentence(done: dict) -> str | None:
+    losses = {fw: r.initial_loss for fw, r in done.items() if r.initial_loss is not None}
+    if len(losses) < 2:
+        return None
+    spread = max(losses.values()) - min(losses.values())
+    mean = sum(losses.values()) / len(losses)
+    return (f"Before any update, the loss on the first batch is {mean:.4f} in every framework (they differ "
+            f"by at most {spread:.1e}), {abs(mean - LN10):.4f} away from ln 10 = {LN10:.4f}: the same "
+            "start, and a network that does not yet prefer any class.")
+
+
+def _pair_names(pair: str) -> str:
+    return " and ".join(name(key) for key in pair.split("-"))
+
+
+def _curves_sentence(agreement: dict, parity: dict | None) -> list:
+    loss, every = agreement["loss_spread"], agreement["log_every"]
+    sentences = [
+        f"The training-loss curves (each point a mean over {every} step{'s' if every != 1 else ''}) differ "
+        f"by {loss[0]:.3f} at the first point and by at most {max(loss):.3f} over the run; the training "
+        f"accuracies by at most {max(agreement['acc_spread']):.3f}."]
+    if parity:
+        off, on = parity["no_dropout"], parity["dropout"]
+        others = [k for k in parity["frameworks"] if k != parity["reference"]]
+        logits = max(parity["logits"][k] for k in others) if others else 0.0
+        pairs = off["weights_after_pairs"]
+        closest, farthest = min(pairs, key=lambda p: pairs[p]["max"]), max(pairs, key=lambda p: pairs[p]["max"])
+        steps, side = len(on["loss_spread"]), parity["settings"]["resize"]
+        sentences.append(
+            f"Where that comes from, measured by tools/parity on the same first {steps} batches at "
+            f"{side}×{side} (results/parity.json): with the same weights the logits agree to {logits:.0e} "
+            f"and the initial losses to {parity['initial_loss_spread']:.0e}, the order of floating-point "
+            f"sums. After {parity['settings']['weight_steps']} identical SGD steps with dropout off, "
+            f"{_pair_names(closest)} agree to {pairs[closest]['max']:.0e} in every weight, rounding alone, "
+            f"while {_pair_names(farthest)} differ by up to {pairs[farthest]['max']:.0e} (the largest weight "
+            f"moved by {off['largest_weight_change']:.0e}): a step also makes discrete choices that rounding "
+            "can tip, such as which of two equal values a max-pooling window passes its gradient to. Still, "
+            f"over {steps} steps their losses stay within {max(off['loss_spread']):.0e} of each other. With "
+            f"dropout on, each framework draws its own masks, and the same {steps} steps already differ by up "
+            f"to {max(on['loss_spread']):.3f} in loss: the masks, not the frameworks' arithmetic, are what "
+            "sets the curves apart.")
+    return sentences
+
+
+def _accuracy_sentence(done: dict) -> str:
     acc = {fw: r.final["test_acc"] for fw, r in done.items()}
     best, worst = max(acc, key=acc.get), min(acc, key=acc.get)
     spread = 100 * (acc[best] - acc[worst])
     n = min(_test_examples(r) for r in done.values())
     p = sum(acc.values()) / len(acc)
     stderr = 100 * math.sqrt(max(p * (1 - p), 1e-12) / n)
-    verdict = ("within the noise to expect between runs" if spread <= 2 * math.sqrt(2) * stderr
-               else "larger than the test set's sampling noise alone; each framework also starts "
-                    "from its own random weights and dropout masks, and one run per framework "
-                    "cannot tell that variation apart from a real difference")
-    sentences.append(
-        f"Test accuracy ranges from {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} "
-        f"({name(best)}), a spread of {spread:.1f} percentage points. With {n:,} test images one "
-        f"standard error of an accuracy is about {stderr:.1f} points, so the spread is {verdict}.")
+    verdict = ("within the noise of a test set this size" if spread <= 2 * math.sqrt(2) * stderr
+               else "more than the test set's sampling noise alone: with the same start and the same "
+                    "batches, what is left is the dropout masks and rounding, so one run's accuracy "
+                    "carries more chance than the size of its test set suggests")
+    return (f"Test accuracy ranges from {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} "
+            f"({name(best)}), a spread of {spread:.1f} percentage points. With {n:,} test images one "
+            f"standard error of an accuracy is about {stderr:.1f} points, so the spread is {verdict}.")
 
-    speed = {fw: r.final["examples_per_sec"] for fw, r in done.items()}
-    fastest = max(speed, key=speed.get)
-    others = [fw for fw in speed if fw != fastest]
-    sentences.append(
-        f"{name(fastest)} was fastest at {speed[fastest]:,.0f} examples/s: " + " and ".join(
-            f"{speed[fastest] / speed[fw]:.2f}× {name(fw)}" for fw in others) + ".")
 
-    wall = {fw: r.final["train_seconds"] for fw, r in done.items()}
-    quick, slow = min(wall, key=wall.get), max(wall, key=wall.get)
-    sentences.append(f"Training took from {format_seconds(wall[quick])} ({name(quick)}) to "
-                     f"{format_seconds(wall[slow])} ({name(slow)}).")
+def _speed_sentences(done: dict, bench: dict | None) -> list:
+    if bench and bench.get("frameworks"):
+        ours = {fw: r["ratio"]["ours_examples_per_s"] if "ratio" in r else r["train"]["examples_per_s"]
+                for fw, r in bench["frameworks"].items()}
+        settings = bench["settings"]
+        listed = ", ".join(f"{name(fw)} {v:,.1f}" for fw, v in ours.items())
+        return [f"Speed comes from `make bench`, not from these single runs: its {bench['device'].upper()} "
+                f"run of {bench['timestamp'][:10]} measured median training throughputs (examples/s at "
+                f"{settings['resize']}×{settings['resize']}, batch {settings['batch_size']}) of {listed}; "
+                "the README has the medians, their spread and the ratios to the d2l book's code."]
+    return ["Each run's examples per second above is one measurement on a possibly busy machine, so it "
+            "ranks nothing: `make bench` measures speed as medians over repeated windows."]
 
+
+def findings(records: dict, parity: dict | None = None, bench: dict | None = None) -> list:
+    """Plain sentences about what the records show: parameters, the start, how close the curves
+    stay and why, accuracy against sampling noise, and where speed figures come from."""
+    done = {fw: r for fw, r in records.items() if r.final}
+    if not done:
+        return []
+    sentences = []
+    comparable = not comparability_notes(done)
+    if not comparable and len(done) > 1:
+        sentences.append("Caution: these runs differ in settings or hardware (see the notes above), so "
+                         "the comparisons below are not like for like.")
+    sentences.append(_parameters_sentence(done))
+    if len(done) < 2:
+        return sentences
+    initial = _initial_loss_sentence(done)
+    if initial:
+        sentences.append(initial)
+    agreement = curve_agreement(done)
+    if agreement:
+        sentences += _curves_sentence(agreement, parity)
+    sentences.append(_accuracy_sentence(done))
+    sentences += _speed_sentences(done, bench)
     for fw, record in done.items():
         rates = [h["examples_per_sec"] for h in record.history]
         if len(rates) >= 2:
             later = sum(rates[1:]) / len(rates[1:])
             if later > 0 and rates[0] < 0.85 * later:
                 sentences.append(
-                    f"{name(fw)}'s first epoch ran at {rates[0] / later:.2f}× the speed of its "
-                    "later ones: a one-off start-up cost (tracing or compiling the graph, "
-                    "choosing kernels, allocating memory).")
+                    f"{name(fw)}'s first epoch ran at {rates[0] / later:.2f}× the speed of its later "
+                    "ones: a one-off start-up cost (tracing or compiling the graph, choosing kernels, "
+                    "allocating memory).")
     return sentences
-
-
-# --------------------------------------------------------------------------- figure
-
-def plot_learning_curves(records: dict[str, RunRecord], path=None):
-    """Loss, accuracy and throughput per epoch, one colour per framework.
-
-    Test accuracy is drawn solid, train accuracy dashed.
-
-    Returns the Figure (None when there is no history to draw); saves it to `path` if given.
-    """
-    runs = {fw: r for fw, r in records.items() if r.history}
-    if not runs:
-        return None
-    if all(len(r.history) == 1 for r in runs.values()):
-        fig = _plot_single_epoch(runs)
-    else:
-        fig = _plot_epochs(runs)
-    if path is not None:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    return fig
-
-
-def _plot_single_epoch(runs: dict[str, RunRecord]):
-    """One epoch per run (the CPU preview) makes no curve: bars of the same three figures."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    names = [name(fw) for fw in runs]
-    colors = [COLORS.get(fw) for fw in runs]
-    rows = [r.history[0] for r in runs.values()]
-    panels = (("train loss", "train_loss"), ("test accuracy (train, hatched)", "test_acc"),
-              ("examples / second", "examples_per_sec"))
-    for ax, (title, key) in zip(axes, panels):
-        bars = ax.bar(names, [h[key] for h in rows], color=colors)
-        ax.bar_label(bars, fmt="%.3g", fontsize=9)
-        ax.set_title(title, fontsize=11)
-        ax.grid(True, axis="y", alpha=0.3)
-    axes[1].bar(names, [h["train_acc"] for h in rows], color="none", edgecolor="black",
-                hatch="//", width=0.4)
-    axes[1].set_ylim(0, 1)
-    fig.suptitle("one epoch per run: bars instead of curves", fontsize=10, color="#555")
-    fig.tight_layout()
-    return fig
-
-
-def _plot_epochs(runs: dict[str, RunRecord]):
-    fig, (loss_ax, acc_ax, speed_ax) = plt.subplots(1, 3, figsize=(13, 3.8))
-    for fw, record in runs.items():
-        epochs = [h["epoch"] for h in record.history]
-        color = COLORS.get(fw)
-        loss_ax.plot(epochs, [h["train_loss"] for h in record.history], "-", color=color,
-                     marker="o", label=name(fw))
-        acc_ax.plot(epochs, [h["train_acc"] for h in record.history], "--", color=color,
-                    alpha=0.6)
-        acc_ax.plot(epochs, [h["test_acc"] for h in record.history], "-", color=color, marker="o")
-        speed_ax.plot(epochs, [h["examples_per_sec"] for h in record.history], "-",
-                      color=color, marker="o")
-    for ax, title in ((loss_ax, "train loss"), (acc_ax, "accuracy"),
-                      (speed_ax, "examples / second")):
-        ax.set_title(title, fontsize=11)
-        ax.set_xlabel("epoch")
-        ax.grid(True, alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    loss_ax.legend(fontsize=9, title="framework", title_fontsize=9)
-    acc_ax.legend([Line2D([], [], color="black", marker="o"), Line2D([], [], color="black",
-                                                                     ls="--", alpha=0.6)],
-                  ["test", "train"], fontsize=9, title="metric", title_fontsize=9)
-    speed_ax.set_ylim(bottom=0)
-    fig.tight_layout()
-    return fig
-
-
-# --------------------------------------------------------------------------- code side by side
-
-def load_tagged_cells(notebooks_dir, tags=TAGS, frameworks=FRAMEWORKS
-                      ) -> tuple[dict[str, dict[str, list[str]]], list[str]]:
-    """`({framework: {tag: [source, ...]}}, notes)` for the notebooks that exist and parse."""
-    cells, notes = {}, []
-    for fw in frameworks:
-        path = notebook_path(notebooks_dir, fw)
-        if not path.is_file():
-            notes.append(f"{path.name} does not exist yet in {Path(notebooks_dir)}: "
-                         f"the {name(fw)} column stays empty.")
-            continue
-        try:
-            cells[fw] = {tag: tagged_sources(path, tag) for tag in tags}
-        except (OSError, ValueError) as err:
-            notes.append(f"Could not read {path}: {err}")
-            continue
-        for tag in tags:
-            if not cells[fw][tag]:
-                notes.append(f"{path.name} has no code cell tagged {tag!r}.")
-    return cells, notes
-
-
-def highlight(code: str) -> str:
-    """Python source as HTML: coloured with inline styles by pygments, or just escaped."""
-    try:
-        from pygments import highlight as _highlight
-        from pygments.formatters import HtmlFormatter
-        from pygments.lexers import PythonLexer
-    except ImportError:
-        return html.escape(code)
-    return _highlight(code, PythonLexer(), HtmlFormatter(noclasses=True, nowrap=True)).rstrip("\n")
-
-
-def side_by_side_html(cells: dict[str, dict[str, list[str]]], tags=TAGS,
-                      frameworks=FRAMEWORKS) -> str:
-    """A table with one column per framework and one row per tagged cell.
-
-    For each tag, row i holds the i-th cell with that tag from every notebook, so
-    the code that does the same job lines up. Missing notebooks and cells show a
-    placeholder; all code is escaped (and coloured when pygments is available).
-    """
-    width = f"{100 / len(frameworks):.2f}%"
-    head = "".join(f'<th style="{_CELL}width:{width};text-align:left;border-bottom:2px solid '
-                   f'#999">{html.escape(name(fw))} <span style="font-weight:normal;color:#777">'
-                   f'alexnet-{html.escape(fw)}.ipynb</span></th>' for fw in frameworks)
-    rows = []
-    for tag in tags:
-        depth = max((len(cells.get(fw, {}).get(tag, [])) for fw in frameworks), default=0)
-        rows.append(f'<tr><td colspan="{len(frameworks)}" style="{_CELL}text-align:left;'
-                    f'background:#eef2f7"><b>cells tagged <code>{html.escape(tag)}</code></b>'
-                    f'{"" if depth else " — none found yet"}</td></tr>')
-        for i in range(depth):
-            tds = []
-            for fw in frameworks:
-                if fw not in cells:
-                    content = '<em style="color:#999">notebook not found</em>'
-                else:
-                    sources = cells[fw].get(tag, [])
-                    content = (f'<pre style="{_PRE}">{highlight(sources[i])}</pre>' if i < len(sources)
-                               else f'<em style="color:#999">no cell {i + 1} tagged '
-                                    f'{html.escape(tag)}</em>')
-                tds.append(f'<td style="{_CELL}text-align:left">{content}</td>')
-            rows.append(f"<tr>{''.join(tds)}</tr>")
-    return (f'<table style="border-collapse:collapse;table-layout:fixed;width:100%;margin:0">'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")

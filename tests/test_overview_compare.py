@@ -1,21 +1,29 @@
-"""Unit tests for the overview's diagram (`d2l_helpers.diagrams`) and the comparison (`d2l_helpers.compare`)."""
+"""The overview's diagram (`diagrams`), the comparison (`compare`) and the aligned code (`codeview`)."""
 import html
 import json
 import re
-import subprocess
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-from d2l_helpers import ALEXNET, RunRecord, make_config, output_shapes, parameter_count  # noqa: E402
-from d2l_helpers import compare, diagrams  # noqa: E402
-from d2l_helpers.cells import tagged_sources  # noqa: E402
+from d2l_helpers import (
+    ALEXNET,
+    RunRecord,
+    codeview,
+    compare,
+    diagrams,
+    frameworks,
+    make_config,
+    output_shapes,
+    parameter_count,
+)
+from d2l_helpers.devices import Choice
+from tools.cells import NOTEBOOKS
 
-FRAMEWORK_NAMES = {"mxnet": "MXNet", "pytorch": "PyTorch", "tensorflow": "TensorFlow"}
+KEYS = frameworks.KEYS
 
 
 @pytest.fixture(autouse=True)
@@ -24,14 +32,19 @@ def _close_figures():
     plt.close("all")
 
 
-def save_record(folder, fw, *, preset="reference", acc=0.88, loss=0.3, speed=2000.0,
-                device="NVIDIA H200", epochs=2, first_speed=None):
-    """A finished run record for `fw`, saved where the notebooks would save it."""
-    config = make_config(preset, gpu=True, epochs=epochs).as_dict()
-    record = RunRecord(FRAMEWORK_NAMES[fw], "1.0", device, config,
-                       parameters=parameter_count(config["resize"]),
-                       layer_shapes=[list(s) for s in output_shapes(config["resize"])])
+def save_record(folder, key, *, preset="reference", acc=0.88, loss=0.3, speed=2000.0, device="NVIDIA H200",
+                epochs=2, first_speed=None, initial_loss=2.3026, offset=0.0):
+    """A finished run record for `key`, saved where the notebooks would save it."""
+    config = make_config(preset, gpu=True, epochs=epochs)
+    record = RunRecord.start(frameworks.get(key).name, "1.0", Choice(), config,
+                             parameters=parameter_count(config.resize), initial_loss=initial_loss,
+                             layer_shapes=[list(s) for s in output_shapes(config.resize)])
+    record.device = device
+    record.steps_per_epoch, record.log_every = 4, 2
     for epoch in range(1, epochs + 1):
+        for step in (2, 4):
+            global_step = (epoch - 1) * 4 + step
+            record.add_step(global_step, 2.3 - 0.1 * global_step + offset, 0.1 * global_step)
         rate = first_speed if (epoch == 1 and first_speed) else speed
         record.add_epoch(epoch, loss + 0.1 * (epochs - epoch), acc - 0.02, acc, 600 / rate * 100, rate)
     record.finish()
@@ -39,27 +52,16 @@ def save_record(folder, fw, *, preset="reference", acc=0.88, loss=0.3, speed=200
     return record
 
 
-def all_three(folder, **per_framework):
-    defaults = {"mxnet": dict(acc=0.880, loss=0.31, speed=2000.0),
-                "pytorch": dict(acc=0.884, loss=0.29, speed=2500.0),
-                "tensorflow": dict(acc=0.878, loss=0.33, speed=1250.0)}
-    for fw, kwargs in defaults.items():
-        save_record(folder, fw, **{**kwargs, **per_framework.get(fw, {})})
+DEFAULTS = {"pytorch": dict(acc=0.884, loss=0.29, speed=2500.0, offset=0.01),
+            "tensorflow": dict(acc=0.878, loss=0.33, speed=1250.0, offset=-0.02, initial_loss=2.30261),
+            "jax": dict(acc=0.881, loss=0.30, speed=2200.0, offset=0.0),
+            "mxnet": dict(acc=0.880, loss=0.31, speed=2000.0, offset=0.03)}
+
+
+def all_four(folder, **per_framework):
+    for key, kwargs in DEFAULTS.items():
+        save_record(folder, key, **{**kwargs, **per_framework.get(key, {})})
     return compare.load_records(folder)
-
-
-def write_notebook(path, cells):
-    """A minimal .ipynb: `cells` are (cell_type, tags, source) with source a str or list."""
-    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-          "cells": [{"cell_type": kind, "metadata": {"tags": tags}, "source": source,
-                     **({"outputs": [], "execution_count": None} if kind == "code" else {})}
-                    for kind, tags, source in cells]}
-    path.write_text(json.dumps(nb))
-
-
-def visible_text(markup: str) -> str:
-    """What a browser shows of `markup`: tags removed, entities decoded."""
-    return html.unescape(re.sub(r"<[^>]+>", "", markup))
 
 
 # --------------------------------------------------------------------------- diagrams
@@ -85,23 +87,14 @@ def test_small_formatters():
 def test_diagram_shows_every_layer_and_shape(tmp_path, resize):
     path = tmp_path / "sub" / "arch.png"
     fig = diagrams.draw_architecture(ALEXNET, resize=resize, path=path)
-    assert isinstance(fig, matplotlib.figure.Figure)
     texts = [t.get_text() for t in fig.axes[0].texts]
     for layer in ALEXNET:
         assert layer.label in texts
     for shape in output_shapes(resize):
         assert diagrams.shape_text(shape) in texts
-    assert f"1×{resize}×{resize}" in texts
-    assert "flatten" in texts
+    assert f"1×{resize}×{resize}" in texts and "flatten" in texts
     assert f"{parameter_count(resize):,}" in fig.axes[0].get_title()
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_diagram_without_path_saves_nothing(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    fig = diagrams.draw_architecture(ALEXNET[:3], resize=100, title="tiny")
-    assert fig.axes[0].get_title() == "tiny"
-    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- records
@@ -109,7 +102,8 @@ def test_diagram_without_path_saves_nothing(tmp_path, monkeypatch):
 def test_no_records_at_all(tmp_path):
     records, notes = compare.load_records(tmp_path)
     assert records == {}
-    assert len(notes) == 3 and all("does not exist yet" in n for n in notes)
+    assert sum("does not exist yet" in n for n in notes) == sum(frameworks.problem(fw) is None
+                                                               for fw in frameworks.FRAMEWORKS)
     assert "nothing to compare" in compare.comparability_notes(records)[0]
     assert compare.findings(records) == []
     assert compare.plot_learning_curves(records) is None
@@ -118,10 +112,10 @@ def test_no_records_at_all(tmp_path):
 
 def test_missing_and_unreadable_records_become_notes(tmp_path):
     save_record(tmp_path, "pytorch")
-    (tmp_path / "alexnet-mxnet.json").write_text("{not json")
-    records, notes = compare.load_records(tmp_path)
+    (tmp_path / "alexnet-jax.json").write_text("{not json")
+    records, notes = compare.load_records(tmp_path, keys=KEYS[:3])  # pytorch, tensorflow, jax
     assert list(records) == ["pytorch"]
-    assert any(n.startswith("Skipping MXNet") for n in notes)
+    assert any(n.startswith("Skipping JAX") for n in notes)
     assert any("alexnet-tensorflow.json does not exist yet" in n for n in notes)
     only = compare.comparability_notes(records)
     assert len(only) == 1 and "Only PyTorch" in only[0]
@@ -130,27 +124,38 @@ def test_missing_and_unreadable_records_become_notes(tmp_path):
     assert compare.plot_learning_curves(records) is not None
 
 
+def test_a_framework_that_cannot_run_here_is_a_note_and_its_old_record_stays(tmp_path, monkeypatch):
+    main = frameworks.Environment("main", str(tmp_path / "venv"), "d2l", "x", ("3.12",), "x")
+    monkeypatch.setattr(frameworks, "MAIN", main)
+    frameworks.unavailable_note(frameworks.MXNET_ENV).parent.mkdir()
+    frameworks.unavailable_note(frameworks.MXNET_ENV).write_text("no Python 3.11 found")
+    records, notes = all_four(tmp_path)
+    assert "mxnet" in records
+    (note,) = [n for n in notes if "MXNet" in n]
+    assert note == ("MXNet is skipped on this machine: no Python 3.11 found. Its record shown here is from "
+                    "an earlier run (alexnet-mxnet.json).")
+
+
 def test_record_under_the_wrong_name_is_flagged(tmp_path):
     record = save_record(tmp_path, "pytorch")
     (tmp_path / "alexnet-pytorch.json").rename(tmp_path / "alexnet-mxnet.json")
-    records, notes = compare.load_records(tmp_path, frameworks=["mxnet"])
+    records, notes = compare.load_records(tmp_path, keys=["mxnet"])
     assert records["mxnet"].framework == record.framework
-    assert "says it comes from 'PyTorch'" in notes[0]
+    assert any("says it comes from 'PyTorch'" in n for n in notes)
 
 
 def test_same_settings_compare_cleanly(tmp_path):
-    records, notes = all_three(tmp_path)
-    assert notes == []
+    records, notes = all_four(tmp_path)
+    assert [n for n in notes if "does not exist" in n or "Skipping" in n] == []
     assert compare.config_differences(records) == {}
     assert compare.comparability_notes(records) == []
     assert "same settings" in compare.notes_html([])
 
 
 def test_mixed_presets_are_not_apples_to_apples(tmp_path):
-    records, _ = all_three(tmp_path, mxnet=dict(preset="preview"))
+    records, _ = all_four(tmp_path, mxnet=dict(preset="preview"))
     differences = compare.config_differences(records)
-    assert differences["preset"] == {"mxnet": "preview", "pytorch": "reference",
-                                     "tensorflow": "reference"}
+    assert differences["preset"]["mxnet"] == "preview" and differences["preset"]["jax"] == "reference"
     assert {"resize", "batch_size", "train_limit"} <= set(differences)
     notes = compare.comparability_notes(records)
     assert len(notes) == 1 and "apples-to-apples" in notes[0] and "MXNet preview" in notes[0]
@@ -158,36 +163,33 @@ def test_mixed_presets_are_not_apples_to_apples(tmp_path):
     assert sentences[0].startswith("Caution")
     assert "only because the input sizes differ" in sentences[1]
     assert "<b>" not in compare.summary_table_html(records)  # no winners when unfair
+    assert compare.curve_agreement(records) is None
 
 
 def test_different_devices_are_flagged(tmp_path):
-    records, _ = all_three(tmp_path, tensorflow=dict(device="CPU"))
+    records, _ = all_four(tmp_path, tensorflow=dict(device="CPU"))
     (note,) = compare.comparability_notes(records)
     assert "different devices" in note and "TensorFlow on CPU" in note
 
 
-def test_notes_are_escaped(tmp_path):
+def test_notes_are_escaped():
     box = compare.notes_html(["a <script> & b"])
     assert "<script>" not in box and "a &lt;script&gt; &amp; b" in box
 
 
-# --------------------------------------------------------------------------- table and findings
+# --------------------------------------------------------------------------- table, curves, findings
 
-def test_table_has_the_right_numbers(tmp_path):
-    records, _ = all_three(tmp_path)
+def test_table_has_the_right_numbers_and_ranks_no_speed(tmp_path):
+    records, _ = all_four(tmp_path)
     rows = {label: (cells, best) for label, cells, best in compare.summary_table(records)}
-    assert rows["test accuracy"] == (["0.880", "0.884", "0.878"], 1)
-    assert rows["train loss"] == (["0.310", "0.290", "0.330"], 1)
-    assert rows["examples / second"] == (["2,000", "2,500", "1,250"], 1)
-    seconds = [r.final["train_seconds"] for r in records.values()]
-    assert rows["wall time (training)"] == ([compare.format_seconds(s) for s in seconds], 1)
-    assert rows["parameters"][0] == ["46,764,746"] * 3
-    assert rows["preset"][0] == ["reference"] * 3
-    assert rows["device"][0] == ["NVIDIA H200"] * 3
+    assert rows["test accuracy"] == (["0.884", "0.878", "0.881", "0.880"], 0)
+    assert rows["loss before training"] == (["2.30260", "2.30261", "2.30260", "2.30260"], None)
+    assert rows["examples / second (this run)"] == (["2,500", "1,250", "2,200", "2,000"], None)
+    assert rows["parameters"][0] == ["46,764,746"] * 4
     table = compare.summary_table_html(records)
-    assert "<b>2,500</b>" in table and "<b>0.884</b>" in table
-    heads = re.findall(r"<th[^>]*>(MXNet|PyTorch|TensorFlow)</th>", table)
-    assert heads == ["MXNet", "PyTorch", "TensorFlow"]
+    assert "<b>0.884</b>" in table and "<b>2,500</b>" not in table
+    heads = re.findall(r"<th[^>]*>(PyTorch|TensorFlow|JAX|MXNet)</th>", table)
+    assert heads == [fw.name for fw in frameworks.FRAMEWORKS]
 
 
 def test_format_seconds():
@@ -196,107 +198,100 @@ def test_format_seconds():
     assert compare.format_seconds(4000) == "1 h 06 min"
 
 
+def test_curve_agreement_per_logged_step(tmp_path):
+    records, _ = all_four(tmp_path)
+    agreement = compare.curve_agreement(records)
+    assert agreement["steps"] == [2, 4, 6, 8] and agreement["log_every"] == 2
+    assert agreement["loss_spread"] == pytest.approx([0.05] * 4)  # offsets from -0.02 to +0.03
+    assert agreement["acc_spread"] == pytest.approx([0.0] * 4)
+
+
+def test_curves_overlay_every_framework(tmp_path):
+    records, _ = all_four(tmp_path)
+    fig = compare.plot_learning_curves(records, path=tmp_path / "curves.png")
+    loss_ax, acc_ax, diff_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.get_lines()][:4] == [fw.name for fw in frameworks.FRAMEWORKS]
+    assert len(diff_ax.get_lines()) == 4 + 1  # one per framework, and the zero line
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+PARITY = {"reference": "pytorch", "frameworks": list(KEYS), "settings": {"resize": 76, "weight_steps": 3},
+          "logits": {"pytorch": 0.0, "tensorflow": 1e-7, "jax": 9e-8, "mxnet": 1.2e-7},
+          "initial_loss_spread": 9.5e-7,
+          "no_dropout": {"loss_spread": [1e-6, 2e-6, 5e-6], "largest_weight_change": 4.6e-4,
+                         "weights_after_pairs": {"pytorch-tensorflow": {"max": 2.8e-5, "relative": 0.013},
+                                                 "jax-mxnet": {"max": 3.3e-7, "relative": 4e-5}}},
+          "dropout": {"loss_spread": [0.02, 0.025, 0.049]}}
+
+
 def test_findings_come_from_the_data(tmp_path):
-    records, _ = all_three(tmp_path, tensorflow=dict(first_speed=500.0))
-    text = "\n".join(compare.findings(records))
-    assert "All 3 networks have 46,764,746 trainable parameters, exactly what" in text
+    records, _ = all_four(tmp_path, tensorflow=dict(first_speed=500.0))
+    text = "\n".join(compare.findings(records, parity=PARITY))
+    assert "All 4 networks have 46,764,746 trainable parameters, exactly what" in text
+    assert "the loss on the first batch is 2.3026 in every framework (they differ by at most 1.0e-05)" in text
+    assert "differ by 0.050 at the first point and by at most 0.050" in text
+    assert "the logits agree to 1e-07 and the initial losses to 1e-06" in text
+    assert "JAX and MXNet agree to 3e-07" in text and "PyTorch and TensorFlow differ by up to 3e-05" in text
+    assert "already differ by up to 0.049 in loss" in text
     assert "from 0.878 (TensorFlow) to 0.884 (PyTorch), a spread of 0.6 percentage points" in text
     assert "within the noise" in text
-    assert "PyTorch was fastest at 2,500 examples/s: 1.25× MXNet and 2.86× TensorFlow." in text
+    assert "fastest" not in text and "ranks nothing" in text  # one run is no speed measurement
     assert "TensorFlow's first epoch ran at 0.40× the speed of its later ones" in text
-    assert "MXNet's first epoch" not in text
 
 
 def test_large_accuracy_gap_is_not_called_noise(tmp_path):
-    records, _ = all_three(tmp_path, mxnet=dict(acc=0.80))
-    text = " ".join(compare.findings(records))
-    assert "larger than the test set's sampling noise" in text
+    records, _ = all_four(tmp_path, mxnet=dict(acc=0.80))
+    assert "more than the test set's sampling noise" in " ".join(compare.findings(records))
 
 
 # --------------------------------------------------------------------------- code side by side
 
-TRICKY = {fw: f'net_{fw} = build("<b>{fw}</b>")  # a < b && c > d\n' for fw in FRAMEWORK_NAMES}
+def test_fit_breaks_between_arguments_only():
+    assert codeview.fit("f(a, b)") == "f(a, b)"
+    broken = codeview.fit("optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, "
+                          "momentum=config.momentum, weight_decay=config.weight_decay)", width=40)
+    assert broken.splitlines() == ["optimizer = torch.optim.SGD(", "    net.parameters(), lr=config.lr,",
+                                   "    momentum=config.momentum,", "    weight_decay=config.weight_decay)"]
+    assert codeview.fit("correct = sum(d2l.correct(predict(X), y) for X, y in data_iter)", 40) == (
+        "correct = sum(d2l.correct(predict(X), y)\n    for X, y in data_iter)")
+    assert codeview.split_top_level('f(a, "x, y"), [1, 2], z') == ['f(a, "x, y")', "[1, 2]", "z"]
 
 
-def make_notebooks(folder, frameworks=("mxnet", "pytorch", "tensorflow")):
-    for fw in frameworks:
-        cells = [("markdown", ["model"], "not code"),
-                 ("code", ["model"], TRICKY[fw].splitlines(keepends=True)),
-                 ("code", [], "untagged()"),
-                 ("code", ["train"], f"train_{fw}(net)")]
-        if fw == "pytorch":
-            cells.append(("code", ["train", "extra"], "second_train_cell()"))
-        write_notebook(folder / f"alexnet-{fw}.ipynb", cells)
+def test_model_rows_match_per_layer_in_the_real_notebooks():
+    cells, notes = codeview.load_cells(NOTEBOOKS)
+    assert notes == [] and list(cells) == list(KEYS)
+    table = codeview.model_table(cells)
+    assert [label for label, _ in table][:2] == ["conv 11×11, 96, stride 4", "max-pool 3×3, stride 2"]
+    kinds = [layer.kind for layer in ALEXNET]
+    kinds.insert(kinds.index("dense"), "flatten")
+    for (label, row), kind in zip(table, kinds):
+        for key, code in row.items():
+            assert codeview.kind_of(code) == kind, (key, label, code)
+    assert "mxnet" not in table[kinds.index("flatten")][1]  # Gluon's Dense flattens by itself
+    assert max(len(line) for _, row in table for code in row.values() for line in code.splitlines()) <= 42
 
 
-def test_tagged_cells_reads_code_cells_in_order(tmp_path):
-    make_notebooks(tmp_path)
-    path = tmp_path / "alexnet-pytorch.ipynb"
-    assert tagged_sources(path, "model") == [TRICKY["pytorch"]]
-    assert tagged_sources(path, "train") == ["train_pytorch(net)", "second_train_cell()"]
-    assert tagged_sources(path, "absent") == []
+def test_step_jobs_cover_every_line_of_the_real_notebooks():
+    cells, _ = codeview.load_cells(NOTEBOOKS)
+    table = dict(codeview.step_table(cells))
+    assert set(table) == {label for label, _ in codeview.STEP_JOBS}  # every job appears somewhere
+    assert table["weight decay by hand"].keys() == set(KEYS) and table["weight decay by hand"]["pytorch"] == ""
+    assert "tape.gradient" in table["gradients"]["tensorflow"] and "backward" in table["gradients"]["pytorch"]
+    assert len(set(table["accuracy"].values())) == 1  # the same in all four: one cell in the view
+    markup = codeview.step_view_html(cells)
+    assert markup.count('colspan="4"') >= 1 and "def evaluate" in html.unescape(re.sub("<[^>]+>", "", markup))
 
 
-def test_side_by_side_escapes_and_aligns(tmp_path):
-    make_notebooks(tmp_path)
-    cells, notes = compare.load_tagged_cells(tmp_path)
-    assert notes == []
-    markup = compare.side_by_side_html(cells)
-    assert "<b>pytorch</b>" not in markup and "&& c" not in markup  # nothing from the code unescaped
-    text = visible_text(markup)
-    for fw in FRAMEWORK_NAMES:
-        assert TRICKY[fw].strip() in text
-        assert f"train_{fw}(net)" in text
-    assert "second_train_cell()" in text and "no cell 2 tagged train" in text
-    assert text.index("MXNet") < text.index("PyTorch") < text.index("TensorFlow")
-    assert text.index("cells tagged model") < text.index("cells tagged train")
-    # the column heads, then per tag a heading row and one row per cell (model: 1, train: 2)
-    assert markup.count("<tr>") == 1 + (1 + 1) + (1 + 2)
+def test_unknown_statements_and_layers_are_errors_not_silence():
+    with pytest.raises(ValueError, match="no job in STEP_JOBS matches 'print"):
+        codeview.step_jobs("def train_step(X, y):\n    print(X)\n")
+    with pytest.raises(ValueError, match="cannot tell which layer"):
+        codeview.model_rows("net = nn.Sequential(nn.BatchNorm2d(3))")
 
 
-def test_side_by_side_without_pygments(tmp_path, monkeypatch):
-    make_notebooks(tmp_path)
-    monkeypatch.setitem(sys.modules, "pygments", None)  # makes `import pygments` fail
-    assert compare.highlight("a < b") == "a &lt; b"
-    cells, _ = compare.load_tagged_cells(tmp_path)
-    markup = compare.side_by_side_html(cells, tags=["model"])
-    assert html.escape(TRICKY["tensorflow"].rstrip("\n")) in markup
-
-
-def test_missing_notebooks_and_tags_are_reported(tmp_path):
-    make_notebooks(tmp_path, frameworks=("pytorch",))
-    write_notebook(tmp_path / "alexnet-tensorflow.ipynb", [("code", ["model"], "m()")])
-    cells, notes = compare.load_tagged_cells(tmp_path)
-    assert set(cells) == {"pytorch", "tensorflow"}
-    assert any("alexnet-mxnet.ipynb does not exist yet" in n for n in notes)
-    assert "alexnet-tensorflow.ipynb has no code cell tagged 'train'." in notes
-    markup = compare.side_by_side_html(cells)
-    assert "notebook not found" in markup
-    empty = compare.side_by_side_html({}, tags=["model"])
-    assert "none found yet" in empty
-
-
-def test_unreadable_notebook_is_a_note(tmp_path):
-    (tmp_path / "alexnet-mxnet.ipynb").write_text("not json")
-    cells, notes = compare.load_tagged_cells(tmp_path, frameworks=["mxnet"])
-    assert cells == {} and notes[0].startswith("Could not read")
-
-
-# --------------------------------------------------------------------------- neutrality
-
-def test_modules_import_no_framework():
-    code = ("import d2l_helpers.compare, d2l_helpers.diagrams, sys; "
-            "assert not {'torch', 'tensorflow', 'mxnet'} & set(sys.modules), "
-            "sorted({'torch', 'tensorflow', 'mxnet'} & set(sys.modules))")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-
-
-def test_curves_for_several_epochs_and_bars_for_one(tmp_path):
-    records, _ = all_three(tmp_path / "multi")
-    curves = compare.plot_learning_curves(records)
-    assert len(curves.axes[0].get_lines()) == 3 and not curves.axes[0].patches
-    single, _ = all_three(tmp_path / "single", **{fw: dict(epochs=1) for fw in compare.FRAMEWORKS})
-    bars = compare.plot_learning_curves(single, path=tmp_path / "bars.png")
-    heights = [round(p.get_height(), 3) for p in bars.axes[1].patches[:3]]
-    assert heights == [0.880, 0.884, 0.878] and "bars instead of curves" in bars._suptitle.get_text()
-    assert (tmp_path / "bars.png").stat().st_size > 0
+def test_missing_notebooks_are_notes(tmp_path):
+    (tmp_path / "alexnet-jax.ipynb").write_text(json.dumps({"cells": []}))
+    cells, notes = codeview.load_cells(tmp_path, keys=("jax", "mxnet"))
+    assert cells == {}
+    assert notes[0] == "alexnet-jax.ipynb lacks a code cell tagged 'model' or 'train-step'."
+    assert notes[1].startswith("Could not read alexnet-mxnet.ipynb")

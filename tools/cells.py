@@ -1,18 +1,12 @@
 """Run tagged cells of a notebook outside Jupyter, so tests and benchmarks use the code a reader sees."""
 from __future__ import annotations
 
-import json
 import linecache
 from pathlib import Path
 
+from d2l_helpers.codeview import tagged_sources
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-
-
-def tagged_sources(notebook, tag: str) -> list[str]:
-    """Sources of the code cells of `notebook` (a path) that carry `tag`, in order."""
-    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
-    return ["".join(c["source"]) for c in cells
-            if c["cell_type"] == "code" and tag in c.get("metadata", {}).get("tags", [])]
 
 
 def _run(source: str, filename: str, namespace: dict) -> None:
@@ -22,15 +16,20 @@ def _run(source: str, filename: str, namespace: dict) -> None:
     exec(compile(source, filename, "exec"), namespace)
 
 
-def run_tagged(notebook, tags, **overrides) -> dict:
+def run_tagged(notebook, tags, namespace: dict | None = None, **overrides) -> dict:
     """Execute the parameters cell, apply `overrides`, then each tag's cells; return the namespace.
 
     Cells run in the order of `tags`, so ("setup", "data", "model") builds what a
-    reader has after those sections. Figures the cells draw are closed.
+    reader has after those sections. Given a `namespace` from an earlier call, only
+    the cells of `tags` run, in it (to rebuild the model, say). Figures are closed.
     """
-    namespace: dict = {"__name__": "__notebook__"}
-    for i, source in enumerate(tagged_sources(notebook, "parameters")):
-        _run(source, f"<{Path(notebook).name}:parameters:{i}>", namespace)
+    import matplotlib
+
+    matplotlib.use("Agg")  # no window, no inline backend: figures are only built
+    if namespace is None:
+        namespace = {"__name__": "__notebook__"}
+        for i, source in enumerate(tagged_sources(notebook, "parameters")):
+            _run(source, f"<{Path(notebook).name}:parameters:{i}>", namespace)
     namespace.update(overrides)
     for tag in tags:
         for i, source in enumerate(tagged_sources(notebook, tag)):

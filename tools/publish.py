@@ -1,4 +1,4 @@
-"""`python -m d2l_helpers.publish` (what `make run` calls): execute the notebooks, export them.
+"""`python -m tools.publish` (what `make run` calls): execute the notebooks, export them.
 
 Each notebook is executed in place with papermill, then exported twice into
 slides/: `<name>.html` (a static, nbviewer-style page) and `<name>.slides.html`
@@ -7,8 +7,9 @@ nbconvert's templates take from CDNs point at slides/vendor/ instead (filled by
 slides/vendor/fetch.sh), and what cannot be vendored is left out; `export`
 refuses to write a page that would still load anything from the network.
 
-This module is framework-neutral on purpose: the notebooks import MXNet,
-PyTorch or TensorFlow in their own kernels, never here.
+This module imports no framework: each notebook runs in the kernel its metadata
+names (the registry's, `d2l` or `d2l-mxnet`), and a framework whose environment
+is not set up here is skipped with the reason.
 """
 from __future__ import annotations
 
@@ -21,14 +22,17 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+from d2l_helpers import frameworks
+
+from . import parity
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 SLIDES_DIR = REPO / "slides"
 VENDOR = "vendor"
 # Executed in this order: compare and overview read what the AlexNet notebooks record.
-NOTEBOOKS = ("alexnet-pytorch", "alexnet-tensorflow", "alexnet-mxnet", "compare", "overview")
-# The venv's kernelspec; jupyter_client starts its "python" with sys.executable, i.e. the venv's.
-KERNEL = "python3"
+NOTEBOOKS = tuple(Path(name).stem for name in
+                  (*(fw.notebook for fw in frameworks.FRAMEWORKS), *frameworks.SUMMARY_NOTEBOOKS))
 
 # URLs relative to the exported HTML file, which sits next to vendor/.
 REVEAL_URL_PREFIX = f"{VENDOR}/reveal.js"
@@ -106,7 +110,7 @@ def execute(path: Path, parameters: dict) -> None:
             log.info("%s has no 'parameters' cell: running it without parameters", path.name)
         parameters = {}
     papermill.execute_notebook(
-        str(path), str(path), parameters=parameters, kernel_name=KERNEL, cwd=str(path.parent),
+        str(path), str(path), parameters=parameters, cwd=str(path.parent),  # kernel: the notebook's
         log_output=True, progress_bar=False,
     )
     nb = nbformat.read(path, as_version=4)
@@ -304,6 +308,8 @@ def main(argv=None) -> int:
                         metavar="KEY=VALUE",
                         help="extra papermill parameter (repeatable); VALUE is a Python literal, "
                              "else a string")
+    parser.add_argument("--no-parity", action="store_true",
+                        help="do not measure the frameworks' parity (results/parity.json) before compare")
     parser.add_argument("--output-dir", type=Path, default=SLIDES_DIR,
                         help="where to write the HTML pages and slides (default: slides/)")
     args = parser.parse_args(argv)
@@ -319,6 +325,16 @@ def main(argv=None) -> int:
         if not path.exists():
             log.warning("skipping %s: %s does not exist yet", name, shown)
             continue
+        framework = next((fw for fw in frameworks.FRAMEWORKS if fw.notebook == path.name), None)
+        problem = framework and frameworks.problem(framework)
+        if problem and not args.no_execute:
+            log.warning("skipping %s: %s", shown, problem)
+            continue
+        if name == "compare" and not (args.no_execute or args.no_parity):
+            log.info("=== measuring parity (python -m tools.parity)")
+            if parity.main([]) != 0:
+                log.error("error: the parity measurement failed (its log is above)")
+                return 1
         try:
             if not args.no_execute:
                 log.info("=== executing %s (%s)", shown,
