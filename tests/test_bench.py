@@ -1,51 +1,66 @@
-"""`python -m benchmarks.bench --quick` runs end to end and writes a complete report.
+"""The benchmark's bookkeeping on a tiny setting: `--quick` runs end to end and writes a full report.
 
 Speed is never asserted (it depends on the machine and on what else runs): only that
-every figure is there and positive.
+every figure is there, positive, and consistent with the others.
 """
 import json
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
-# Forward multiply-accumulates of one 68×68 example, layer by layer: conv outputs of
-# 15×15, 7×7 and 3×3 (the layer summary of the smoke preset), then 256 flattened features.
-MACS_68 = (96 * 15 * 15 * 1 * 11 * 11
-           + 256 * 7 * 7 * 96 * 5 * 5
-           + 384 * 3 * 3 * 256 * 3 * 3
-           + 384 * 3 * 3 * 384 * 3 * 3
-           + 256 * 3 * 3 * 384 * 3 * 3
-           + 256 * 4096 + 4096 * 4096 + 4096 * 10)
+from d2l_helpers.architecture import forward_macs
+
+pytestmark = pytest.mark.slow
+
+# Forward multiply-accumulates of one 68×68 example, layer by layer: conv outputs of 15×15, 7×7
+# and 3×3 (the layer summary of the smoke preset), then 256 flattened features.
+MACS_68 = (96 * 15 * 15 * 1 * 11 * 11 + 256 * 7 * 7 * 96 * 5 * 5 + 384 * 3 * 3 * 256 * 3 * 3
+           + 384 * 3 * 3 * 384 * 3 * 3 + 256 * 3 * 3 * 384 * 3 * 3 + 256 * 4096 + 4096 * 4096 + 4096 * 10)
 
 
-def test_quick_run_writes_a_complete_report(tmp_path):
-    # The d2l 1.0.3 reference is included: an outside package fed local data is the part
-    # most likely to break. Its first run on a machine installs it from PyPI into the user
-    # cache (~20 s); later runs reuse it. The whole test takes about 30-60 s on two cores.
+def test_cost_model_counts_every_multiply_accumulate():
+    assert forward_macs(68) == MACS_68
+
+
+def test_quick_paired_run_writes_a_complete_report(tmp_path):
+    # The d2l 1.0.3 reference is included: an outside package fed local data is the part most
+    # likely to break. Its first run on a machine installs it into the user cache (~30 s).
     output = tmp_path / "results.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench", "--quick", "--frameworks", "pytorch",
-         "--output", str(output)],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--frameworks", "pytorch",
+                           "--output", str(output)], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
-
     doc = json.loads(output.read_text())
-    assert doc["device"] in ("cpu", "gpu")
-    assert doc["machine"]["cores"] >= 1 and doc["machine"]["python"].startswith("3.11")
-    assert doc["settings"]["quick"] and doc["settings"]["d2l_reference"]
-    assert doc["model"]["forward_macs_per_example"] == MACS_68
+    assert doc["settings"]["quick"] and doc["settings"]["d2l_reference"] and doc["settings"]["pairs"] == 2
     assert doc["model"]["training_flops_per_example"] == 6 * MACS_68
-    assert doc["matmul"]["gflops"] > 0
-
-    assert list(doc["frameworks"]) == ["pytorch"]
+    assert doc["command"].startswith("python -m benchmarks.bench --quick")
     result = doc["frameworks"]["pytorch"]
-    assert len(result["train"]["runs"]) == doc["settings"]["repeats"]
-    for figure in (result["train"]["examples_per_s"], *result["train"]["runs"],
-                   result["eval"]["examples_per_s"], result["gflops"], result["fraction_of_matmul"],
-                   result["d2l"]["train"]["examples_per_s"], result["ratio_to_d2l"]):
-        assert figure > 0
-    assert result["d2l"]["version"] == "1.0.3"
-
+    assert len(result["pairs"]) == 2
+    assert result["pairs"][0]["order"] == list(reversed(result["pairs"][1]["order"]))  # ABBA
+    d2l = result["d2l"]
+    assert d2l["version"] == "1.0.3" and d2l["default_loader"] == "4 workers"
+    assert set(d2l["search"]) == {"0 workers", "1 workers", "2 workers", "4 workers"}
+    assert d2l["best_loader"] == max(d2l["search"], key=d2l["search"].get)
+    for pair in result["pairs"]:
+        ours = pair["windows"]["ours"]
+        default = pair["windows"]["d2l default"]
+        assert pair["ratio to d2l default"] == pytest.approx(
+            (ours["examples"] / ours["seconds"]) / (default["examples"] / default["seconds"]))
+        assert pair["matmul_gflops"] > 0 and 0 < pair["share_of_matmul"]
+    for key in ("ours_examples_per_s", "ratio to d2l default", "share_of_matmul"):
+        s = result[key]
+        assert s["n"] == 2 and s["min"] <= s["median"] <= s["max"] and s["min"] > 0
     table = output.with_suffix(".md").read_text()
-    assert "| pytorch |" in table and "| pytorch |" in proc.stdout
+    assert "| PyTorch | " in table and "[4 workers]" in table and "| PyTorch | " in proc.stdout
+
+
+def test_impossible_settings_and_names_are_errors(tmp_path):
+    for args, message in ((["--pairs", "0"], "--pairs must be at least 1"),
+                          (["--frameworks", "caffe"], "unknown framework 'caffe'"),
+                          (["--options", "pytorch:turbo"], "unknown option(s) ['turbo'] for pytorch")):
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", *args,
+                               "--output", str(tmp_path / "x.json")], cwd=REPO, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
+        assert not (tmp_path / "x.json").exists()

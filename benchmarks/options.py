@@ -1,0 +1,124 @@
+"""Does an option make the whole preview notebook faster? Each option against the notebook as it is.
+
+`python -m benchmarks.options` runs, per framework, the preview the CPU user runs —
+the notebook's setup, data, model and training cells, evaluation after the epoch
+included — once as the notebook is and once with each option of
+`benchmarks.workloads.OPTIONS` (channels-last or torch.compile for PyTorch, XLA for
+TensorFlow, XLA flags for JAX, hybridize variants for MXNet), alternating: as it is,
+option A, as it is, option B, ... Compile time is part of the run, so an option that
+compiles for longer than it saves shows up as slower. Each run is a fresh process of
+the framework's environment. Writes benchmarks/options-{cpu,gpu}.json and a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from d2l_helpers import frameworks
+from tools.cells import NOTEBOOKS, run_tagged
+from tools.crossenv import WorkerError, finish_worker, run_worker
+
+from .report import machine_info
+from .workloads import OPTIONS, option_env, option_parts
+
+HERE = Path(__file__).resolve().parent
+
+
+def worker(spec: dict) -> None:
+    """One whole preview run, with the option applied after the model cells."""
+    key = spec["framework"]
+    begin = time.perf_counter()
+    notebook = NOTEBOOKS / frameworks.get(key).notebook
+    ns = run_tagged(notebook, ("setup", "data", "model"), preset="preview",
+                    results_dir=spec["results_dir"], **spec.get("overrides", {}))
+    for part in option_parts(key, spec.get("option")):
+        change = OPTIONS[key][part][2]
+        if change:
+            change(ns)
+    run_tagged(notebook, ("train",), namespace=ns)
+    seconds = time.perf_counter() - begin
+    record = ns["record"]
+    record.finish()
+    finish_worker(spec, {"seconds": seconds, "train_seconds": record.final["train_seconds"],
+                         "test_acc": record.final["test_acc"], "device": record.device,
+                         "version": record.framework_version})
+
+
+def measure(key: str, overrides: dict, scratch: str) -> dict:
+    """The runs of one framework: as it is before each option, then the option."""
+    fw = frameworks.get(key)
+    runs = []
+    for option in OPTIONS[key]:
+        for variant in (None, option):
+            label = f"{fw.name} preview" + (f" + {variant}" if variant else "")
+            print(f"--- {label}", file=sys.stderr, flush=True)
+            spec = {"framework": key, "option": variant, "results_dir": scratch, "overrides": overrides}
+            result = run_worker(fw, "benchmarks.options", spec, env=option_env(key, variant))
+            runs.append({"option": variant, **result})
+            print(f"    {result['seconds']:.0f} s, test accuracy {result['test_acc']:.3f}", file=sys.stderr)
+    options = {}
+    for i in range(0, len(runs), 2):
+        baseline, run = runs[i], runs[i + 1]
+        options[run["option"]] = {"change": OPTIONS[key][run["option"]][0], "seconds": run["seconds"],
+                                  "baseline_seconds": baseline["seconds"],
+                                  "speedup": baseline["seconds"] / run["seconds"],
+                                  "test_acc": run["test_acc"], "baseline_test_acc": baseline["test_acc"]}
+    return {"version": runs[0]["version"], "device": runs[0]["device"], "runs": runs, "options": options}
+
+
+def markdown(doc: dict) -> str:
+    lines = [f"# Options for the whole preview notebook, {doc['device'].upper()} ({doc['timestamp']})", "",
+             f"Machine: {doc['machine']['cpu']}, {doc['machine']['usable_cores']} cores. Each row: the "
+             "preview (setup to the end of the epoch's evaluation) with the option, and the run as the notebook "
+             f"is just before it, each in a fresh process. Command: `{doc['command']}` "
+             f"({doc['minutes']:.0f} min).", "",
+             "| framework | option | change | as it is, s | with it, s | speed-up | test acc (as it is → with it) |",
+             "|---|---|---|--:|--:|--:|--:|"]
+    for key, result in doc["frameworks"].items():
+        for option, o in result["options"].items():
+            lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | {o['baseline_seconds']:.0f} "
+                         f"| {o['seconds']:.0f} | {o['speedup']:.2f}× | {o['baseline_test_acc']:.3f} → "
+                         f"{o['test_acc']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.options", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frameworks", help=f"comma-separated subset of {','.join(frameworks.KEYS)}")
+    parser.add_argument("--train-limit", type=int, help="fewer training images than the preview's (tests)")
+    parser.add_argument("--output", type=Path, help="default benchmarks/options-cpu.json (or -gpu)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(json.loads(args.worker))
+        return 0
+    import tempfile
+
+    keys = args.frameworks.split(",") if args.frameworks else [k for k in frameworks.KEYS
+                                                                 if frameworks.problem(frameworks.get(k)) is None]
+    overrides = {"train_limit": args.train_limit} if args.train_limit else {}
+    begin = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="d2l-options-") as scratch:
+            results = {key: measure(key, overrides, scratch) for key in keys}
+    except (WorkerError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    device = "gpu" if any(r["device"] != "CPU" for r in results.values()) else "cpu"
+    doc = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": device,
+           "command": " ".join(["python -m benchmarks.options", *(sys.argv[1:] if argv is None else argv)]),
+           "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info(),
+           "overrides": overrides, "frameworks": results}
+    output = args.output or HERE / f"options-{device}.json"
+    output.write_text(json.dumps(doc, indent=1) + "\n")
+    output.with_suffix(".md").write_text(markdown(doc))
+    print(markdown(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

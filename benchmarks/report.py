@@ -1,0 +1,87 @@
+"""The benchmark's report: the machine it ran on, and its results as a markdown table."""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+from d2l_helpers import frameworks
+
+from .reference import WORKER_COUNTS
+
+
+def machine_info() -> dict:
+    """CPU model, cores, RAM, OS and Python of this machine."""
+    def field(path, key, sep=":"):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            return None
+        return next((line.split(sep, 1)[1].strip().strip('"') for line in lines
+                     if line.split(sep, 1)[0].strip() == key), None)
+
+    mem_kb = field("/proc/meminfo", "MemTotal")
+    return {"cpu": field("/proc/cpuinfo", "model name") or platform.processor(),
+            "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+            "ram_gib": round(int(mem_kb.split()[0]) / 2 ** 20, 1) if mem_kb else None,
+            "os": field("/etc/os-release", "PRETTY_NAME", "=") or platform.system(),
+            "kernel": platform.release(), "python": platform.python_version()}
+
+
+def _spread(s: dict, digits: int = 1, unit: str = "") -> str:
+    return f"{s['median']:,.{digits}f}{unit} ({s['min']:,.{digits}f}–{s['max']:,.{digits}f})"
+
+
+def _ratio(s: dict | None) -> str:
+    return _spread(s, 2, "×") if s else "–"
+
+
+def _row(key: str, r: dict) -> list:
+    d2l = r.get("d2l")
+    cells = [frameworks.get(key).name + (f" + {r['option']}" if r.get("option") else ""), r["version"],
+             _spread(r["ours_examples_per_s"])]
+    if not d2l:
+        cells += ["–"] * 4
+    else:
+        cells += [f"{_spread(r['d2l default examples_per_s'])} [{d2l['default_loader']}]",
+                  _ratio(r["ratio to d2l default"])]
+        if "ratio to d2l best" in r:
+            cells += [f"{_spread(r['d2l best examples_per_s'])} [{d2l['best_loader']}]", _ratio(r["ratio to d2l best"])]
+        else:
+            cells += ["the default", "the same"]
+    share = {k: 100 * v for k, v in r["share_of_matmul"].items() if k != "n"}
+    return cells + [_spread(share, 0, "%"), f"{r['eval_examples_per_s']:,.1f}"]
+
+
+def markdown(doc: dict) -> str:
+    """The results as a markdown report: machine, settings, one row per framework."""
+    s, m = doc["settings"], doc["machine"]
+    lines = [
+        f"# AlexNet training throughput, {doc['device'].upper()} ({doc['timestamp']})",
+        "",
+        f"Machine: {m['cpu']}, {m['usable_cores']} cores, {m['ram_gib']} GiB RAM"
+        + (f", GPU {m['gpu']}" if m["gpu"] else "") + f"; {m['os']}; Python {m['python']}.",
+        f"Settings: batch {s['batch_size']}, {s['resize']}×{s['resize']} inputs; {s['warmup']} warm-up steps, then "
+        f"{s['pairs']} pairs of windows of {s['steps']} steps (ours and d2l's, in alternating order), a "
+        f"{doc['matmul']['size']}×{doc['matmul']['size']} float32 matmul measured after each pair. Figures: "
+        "median (min–max) over the pairs." + (" Quick mode: not a measurement." if s["quick"] else ""),
+        f"Command: `{doc['command']}` ({doc['minutes']:.0f} min).",
+        "",
+        "| framework | version | ours ex/s | d2l default ex/s | ours ÷ d2l default | d2l best ex/s | ours ÷ d2l best "
+        "| share of matmul | eval ex/s |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for key, r in doc["frameworks"].items():
+        lines.append("| " + " | ".join(_row(key, r)) + " |")
+    for key, why in doc.get("skipped", {}).items():
+        lines.append(f"| {frameworks.get(key).name} | – | skipped: {why} | | | | | | |")
+    workers = ", ".join(map(str, WORKER_COUNTS))
+    flops = doc["model"]["training_flops_per_example"] / 1e9
+    lines += ["", "Timed: wall clock from fetching a window's first batch until the device has finished its "
+              "last update (data pipeline included). d2l 1.0.3: its FashionMNIST loader (per-image resize on "
+              "the CPU), the book's AlexNet and Trainer.fit_epoch, validation left out, plain SGD (ours adds "
+              "momentum and weight decay). 'd2l best' is the loader-worker count that was fastest in a search "
+              f"over {workers} workers in the same run (PyTorch and MXNet; TensorFlow and JAX load with "
+              f"tf.data). Share of matmul: ours in GFLOP/s ({flops:.2f} GFLOP per example, "
+              f"{doc['model']['convention']}) over the matmul's rate in the same pair."]
+    return "\n".join(lines) + "\n"
