@@ -46,7 +46,7 @@ def executed(tmp_path_factory):
                                parameters=dict(results_dir=str(results), notebooks_dir=str(NOTEBOOKS)),
                                progress_bar=False)
     papermill.execute_notebook(NOTEBOOKS / "overview.ipynb", out / "overview.ipynb", cwd=NOTEBOOKS,
-                               progress_bar=False)
+                               parameters=dict(img_dir=str(out)), progress_bar=False)
     return out
 
 
