@@ -95,9 +95,10 @@ def main(argv=None) -> int:
     begin, results, skipped = time.perf_counter(), {}, {}
     for key in keys:
         fw = frameworks.get(key)
-        problem = frameworks.problem(fw) if fw.environment.key != frameworks.MAIN.key else None
-        if problem is None and importlib.util.find_spec(fw.module) is None:
-            problem = f"{fw.module} is not installed for {sys.executable}"
+        if fw.environment.key == frameworks.MAIN.key:  # this interpreter is the main environment
+            problem = None if importlib.util.find_spec(fw.module) else f"{fw.module} is not installed for {sys.executable}"
+        else:
+            problem = frameworks.problem(fw)
         if problem:
             skipped[key] = problem
             print(f"--- skipping {fw.name}: {problem}", file=sys.stderr, flush=True)
