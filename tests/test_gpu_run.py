@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
+
 from d2l_helpers import frameworks
 from d2l_helpers.results import load_record
 

@@ -96,7 +96,8 @@ def main(argv=None) -> int:
     for key in keys:
         fw = frameworks.get(key)
         if fw.environment.key == frameworks.MAIN.key:  # this interpreter is the main environment
-            problem = None if importlib.util.find_spec(fw.module) else f"{fw.module} is not installed for {sys.executable}"
+            installed = importlib.util.find_spec(fw.module) is not None
+            problem = None if installed else f"{fw.module} is not installed for {sys.executable}"
         else:
             problem = frameworks.problem(fw)
         if problem:
