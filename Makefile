@@ -50,8 +50,15 @@ check: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -m "not notebooks and not parity and not browser and not slow" $(PYTEST_ARGS)
 
+# JupyterLab on this machine only, in notebooks/, with the kernels the notebooks name (make setup
+# registers d2l and d2l-mxnet in .venv). Present a notebook with the RISE button in its toolbar
+# ("Render as Reveal Slideshow", Alt+R), or full screen at /rise/<notebook>.ipynb.
 lab: setup
-	$(PY) -m jupyter lab notebooks/
+	@$(PY) -c 'from d2l_helpers import frameworks as f; [print("note:", f.problem(fw)) for fw in f.FRAMEWORKS if f.problem(fw)]'
+	@echo "Slideshow: open a notebook, then the RISE button in its toolbar or Alt+R (beside the notebook);"
+	@echo "  full screen: the address printed below with /lab replaced by /rise/<notebook>.ipynb,"
+	@echo "  e.g. http://127.0.0.1:8888/rise/overview.ipynb?token=...  (Space: next, Shift+Space: back)"
+	$(PY) -m jupyter lab --ip=127.0.0.1 --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: data
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)

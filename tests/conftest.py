@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Fashion-MNIST files, and a sandbox where no real data is visible."""
+"""Shared fixtures: the real Fashion-MNIST files, a sandbox where no real data is visible, and headless Chromium."""
+import os
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,31 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("D2L_DATA_DIR", raising=False)
     monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))  # port 9 (discard): refused at once
     return tmp_path
+
+
+ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots and rendered pages the browser tests leave
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """tests/artifacts/, created: where browser tests keep their screenshots (git-ignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright; skipped without it (except on CI)."""
+    from tools import handouts
+
+    if handouts.find_chromium() is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide Chromium (/usr/bin/chromium or `chromium` on PATH)")
+        pytest.skip("Chromium not found (/usr/bin/chromium or `chromium` on PATH): "
+                    "apt-get install chromium to run the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = handouts.launch(p)
+        yield instance
+        instance.close()

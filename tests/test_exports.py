@@ -1,15 +1,19 @@
-"""The exports of d2l_helpers.publish: offline HTML pages and reveal.js decks.
+"""The exports of tools.publish: offline HTML pages, reveal.js decks and PDF handouts.
 
 A tiny fixture notebook goes through the real pipeline (papermill, then both
-exporters) once per session; the exports of it, and every committed export in
-slides/, are then opened in headless Chromium with every request that is not
-file:// or loopback blocked and reported.
+exporters, then the handout) once per session; the exports of it, and every
+committed export in slides/, are then opened in headless Chromium with every
+request that is not file:// or loopback blocked and reported. Decks are
+visited slide by slide at 1280×800: nothing may be cut off out of reach, each
+notes cell must be in its slide's speaker notes, and each handout must have one
+non-blank page per slide.
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -17,21 +21,22 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from tools import publish
+from tools import handouts, publish
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CDN_HOSTS = ("unpkg.com", "cdnjs.cloudflare.com", "cdn.jsdelivr.net", "fonts.googleapis.com",
              "fonts.gstatic.com", "code.jquery.com", "cdn.mathjax.org")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 LOCAL_SCHEMES = ("file", "data", "blob", "about")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+VIEWPORT = {"width": 1280, "height": 800}  # the notebooks' RISE size, and a common projector's
+# RISE settings as the notebooks write them (a height as CSS, too).
+RISE = {"scroll": True, "transition": "none", "theme": "white", "width": 1280, "height": "800px",
+        "enable_chalkboard": False}
 
 
 # --- how many slides a notebook makes ----------------------------------------------
 
-def expected_slides(nb) -> int:
-    """The number of slides (Reveal.getTotalSlides()) nbconvert's reveal export makes of `nb`.
+def _slide_types(nb):
+    """(slide type, index of the slide it is on or -1 before the first) for every cell of `nb`.
 
     nbconvert wraps every "slide" in a horizontal <section> holding one vertical
     <section> per subslide (the slide itself opens the first), and reveal counts
@@ -39,6 +44,7 @@ def expected_slides(nb) -> int:
     subslide, "notes" become speaker notes in it, "skip" cells vanish. The first
     cell that is neither notes nor skip opens a slide whatever its type. publish
     also hides papermill's injected-parameters cell, so it counts as skip.
+    RISE builds its live slideshow by the same rules.
     """
     count = 0
     for cell in nb.cells:
@@ -46,11 +52,23 @@ def expected_slides(nb) -> int:
         kind = slideshow.get("slide_type", "-") if isinstance(slideshow, dict) else "-"
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             kind = "skip"
-        if kind in ("skip", "notes"):
-            continue
-        if count == 0 or kind in ("slide", "subslide"):
+        if kind not in ("skip", "notes") and (count == 0 or kind in ("slide", "subslide")):
             count += 1
-    return count
+        yield kind, count - 1
+
+
+def expected_slides(nb) -> int:
+    """The number of slides (Reveal.getTotalSlides()) nbconvert's reveal export makes of `nb`."""
+    return max((index + 1 for _, index in _slide_types(nb)), default=0)
+
+
+def expected_notes(nb) -> list[int]:
+    """For each notes cell of `nb`, in order, the index of the slide whose speaker notes it is.
+
+    A notes cell before the first slide belongs to none: its index is -1, which no
+    slide has, so a deck that lost it fails the comparison.
+    """
+    return [index for kind, index in _slide_types(nb) if kind == "notes"]
 
 
 def _meta(kind, **extra):
@@ -82,6 +100,21 @@ def fixture_notebook(folder: Path) -> Path:
     return path
 
 
+def tall_notebook(folder: Path, scroll: bool) -> Path:
+    """A deck at 1280×800 whose second slide, 70 lines of code, is far taller than the screen."""
+    code = "\n".join(f"line_{i} = {i}  # one of seventy" for i in range(70))
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Tall deck", metadata=_meta("slide")),
+        new_markdown_cell("What the audience does not see.", metadata=_meta("notes")),
+        new_code_cell(code, metadata=_meta("slide")),
+        new_markdown_cell("- and a fragment", metadata=_meta("fragment")),
+        new_markdown_cell("## The end", metadata=_meta("slide")),
+    ], metadata={"rise": {**RISE, "scroll": scroll}})
+    path = folder / f"tall-{'scroll' if scroll else 'cut'}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def fixture_export(tmp_path_factory):
     """The fixture notebook, executed by papermill with preset=smoke and exported."""
@@ -98,6 +131,13 @@ def fixture_export(tmp_path_factory):
 def test_expected_slides_of_fixture(tmp_path):
     nb = nbformat.read(fixture_notebook(tmp_path), as_version=4)
     assert expected_slides(nb) == 4  # title, "Code", its plot subslide, "The end"
+
+
+def test_expected_notes_of_fixture(tmp_path):
+    nb = nbformat.read(fixture_notebook(tmp_path), as_version=4)
+    assert expected_notes(nb) == [1]  # on "Code"
+    nb.cells.insert(0, new_markdown_cell("Before any slide.", metadata=_meta("notes")))
+    assert expected_notes(nb) == [-1, 1]
 
 
 def test_injected_parameters_are_hidden_and_notebook_valid(fixture_export):
@@ -180,46 +220,92 @@ def test_main_skips_missing_notebooks(tmp_path, monkeypatch, fixture_export, cap
     shutil.copy(source, tmp_path / "compare.ipynb")
     monkeypatch.setattr(publish, "NOTEBOOK_DIR", tmp_path)
     out = tmp_path / "out"
-    assert publish.main(["--no-execute", "--only", "alexnet-mxnet", "compare",
+    assert publish.main(["--no-execute", "--no-pdf", "--only", "alexnet-mxnet", "compare",
                          "--output-dir", str(out)]) == 0
-    assert sorted(p.name for p in out.glob("*.html")) == ["compare.html", "compare.slides.html"]
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["compare.html", "compare.slides.html"]
     assert (out / "vendor" / "reveal.js" / "dist" / "reveal.js").is_file()
     assert "skipping alexnet-mxnet" in capsys.readouterr().err
-    assert publish.main(["--no-execute", "--only", "overview", "--output-dir", str(out)]) == 1
+    assert publish.main(["--no-execute", "--no-pdf", "--only", "overview", "--output-dir", str(out)]) == 1
+
+
+def test_main_prints_a_handout_of_each_deck(tmp_path, monkeypatch, fixture_export):
+    source, _, _ = fixture_export
+    shutil.copy(source, tmp_path / "compare.ipynb")
+    monkeypatch.setattr(publish, "NOTEBOOK_DIR", tmp_path)
+    printed = []
+
+    def print_handout(deck):
+        printed.append(deck)
+        return deck.with_name("compare.pdf")
+
+    monkeypatch.setattr(handouts, "find_chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr(handouts, "print_handout", print_handout)
+    out = tmp_path / "out"
+    assert publish.main(["--no-execute", "--only", "compare", "--output-dir", str(out)]) == 0
+    assert printed == [out / "compare.slides.html"]
+
+
+def test_main_without_chromium_stops_before_running_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(handouts, "find_chromium", lambda: None)
+    monkeypatch.setattr(publish, "execute", lambda *a: pytest.fail("executed a notebook"))
+    assert publish.main(["--only", "compare", "--output-dir", str(tmp_path)]) == 1
+    assert "--no-pdf" in capsys.readouterr().err
+
+
+def test_deck_settings_follow_the_notebooks_rise_settings():
+    settings = publish.deck_settings(new_notebook(metadata={"rise": RISE}))
+    assert settings["theme"] == "white" and settings["scroll"] is True
+    assert settings["config"] == {"transition": "none", "width": 1280, "height": 800,
+                                  "pdfSeparateFragments": False, "pdfMaxPagesPerSlide": 1}
+
+
+def test_deck_settings_without_rise_settings():
+    settings = publish.deck_settings(new_notebook())
+    assert (settings["theme"], settings["scroll"]) == ("white", False)
+    assert settings["config"]["transition"] == "slide"
+    assert (settings["config"]["width"], settings["config"]["height"]) == (960, 700)
+
+
+def test_every_notebook_asks_for_a_deck_that_fits_1280_by_800():
+    """The settings the browser checks below assume: scrolling slides of 1280×800."""
+    for name in publish.NOTEBOOKS:
+        settings = publish.deck_settings(nbformat.read(publish.NOTEBOOK_DIR / f"{name}.ipynb", as_version=4))
+        assert settings["scroll"], name
+        assert (settings["config"]["width"], settings["config"]["height"]) == (1280, 800), name
+
+
+def test_export_writes_the_rise_settings_into_the_deck(tmp_path):
+    path = tall_notebook(tmp_path, scroll=True)
+    _, deck = publish.export(path, tmp_path / "out")
+    body = deck.read_text(encoding="utf-8")
+    assert '"transition": "none"' in body and '"width": 1280' in body
+    assert "max-height: 100%; overflow-y: auto" in body  # the style of a scrolling slide
+    assert '<aside class="notes">' in body
+    _, cut = publish.export(tall_notebook(tmp_path, scroll=False), tmp_path / "out")
+    assert "max-height: 100%; overflow-y: auto" not in cut.read_text(encoding="utf-8")
+
+
+def test_export_refuses_a_theme_that_is_not_vendored(tmp_path):
+    path = tmp_path / "league.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# x")], metadata={"rise": {"theme": "league"}}), path)
+    with pytest.raises(publish.PublishError, match="fetch.sh"):
+        publish.export(path, tmp_path / "out")
+    assert not list((tmp_path / "out").glob("*.html"))
 
 
 # --- in Chromium ---------------------------------------------------------------------
 
-def _chromium() -> str | None:
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium driven by Playwright; skipped without it (except on CI)."""
-    executable = _chromium()
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide Chromium (/usr/bin/chromium or `chromium` on PATH)")
-        pytest.skip("Chromium not found (/usr/bin/chromium or `chromium` on PATH): "
-                    "apt-get install chromium to run the browser tests")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
+# --- in Chromium ---------------------------------------------------------------------
 
 class Visit:
-    """A page opened from a file:// URL, recording errors and every non-local request."""
+    """A page opened from a file:// URL at 1280×800, recording errors and every non-local request."""
 
     def __init__(self, browser, path: Path):
         self.errors: list[str] = []
         self.remote: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 800})
+        self.context = browser.new_context(viewport=VIEWPORT)
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
@@ -259,25 +345,31 @@ class Visit:
         self.context.close()
 
 
-def check_deck(browser, deck: Path, expected: int, shot: str, require_plot: bool):
-    """Open a reveal.js export and check it renders `expected` slides, images and no errors."""
-    ARTIFACTS.mkdir(exist_ok=True)
+def open_deck(browser, deck: Path) -> Visit:
+    """Open a reveal.js export, wait for reveal.js, and expose it as window.Reveal, transitions off."""
     html = deck.read_text(encoding="utf-8")
     # The template loads reveal.js with require.js (AMD), so there is no global Reveal.
     reveal_js = re.search(r'"([^"]*/dist/reveal\.js)"', html).group(1)
     visit = Visit(browser, deck)
+    page = visit.page
+    page.wait_for_selector(".reveal.ready", state="attached", timeout=20_000)
+    page.evaluate("url => new Promise((ok, fail) => require([url], R => { window.Reveal = R;"
+                  " ok(); }, fail))", reveal_js)
+    assert page.evaluate("Reveal.isReady()")
+    page.evaluate("Reveal.configure({transition: 'none'}); Reveal.slide(0, 0)")
+    return visit
+
+
+def check_deck(browser, deck: Path, expected: int, shot: str, require_plot: bool, artifacts: Path):
+    """Open a reveal.js export and check it renders `expected` slides, images and no errors."""
+    visit = open_deck(browser, deck)
     try:
         page = visit.page
-        page.wait_for_selector(".reveal.ready", state="attached", timeout=20_000)
-        page.evaluate("url => new Promise((ok, fail) => require([url], R => { window.Reveal = R;"
-                      " ok(); }, fail))", reveal_js)
-        assert page.evaluate("Reveal.isReady()")
         assert page.evaluate("Reveal.getTotalSlides()") == expected, (
             f"{deck.name}: slide count differs from the notebook's slide metadata "
             "(stale export? run make run)")
         assert visit.images_loaded() == []
-        page.evaluate("Reveal.configure({transition: 'none'}); Reveal.slide(0, 0)")
-        page.screenshot(path=str(ARTIFACTS / f"{shot}-title.png"))
+        page.screenshot(path=str(artifacts / f"{shot}-title.png"))
         plot = page.evaluate("""() => {
             const plot = s => s.querySelector('.jp-OutputArea-output img');
             const slide = Reveal.getSlides().find(plot);
@@ -288,15 +380,14 @@ def check_deck(browser, deck: Path, expected: int, shot: str, require_plot: bool
         if plot:
             page.evaluate("([h, v]) => Reveal.slide(h, v)", [plot["h"], plot["v"]])
             page.locator("section.present .jp-OutputArea-output img").first.wait_for()
-            page.screenshot(path=str(ARTIFACTS / f"{shot}-plot.png"))
+            page.screenshot(path=str(artifacts / f"{shot}-plot.png"))
         visit.assert_clean()
     finally:
         visit.close()
 
 
-def check_page(browser, page_path: Path, shot: str):
+def check_page(browser, page_path: Path, shot: str, artifacts: Path):
     """Open a static HTML export and check code cells show, images load and nothing errs."""
-    ARTIFACTS.mkdir(exist_ok=True)
     visit = Visit(browser, page_path)
     try:
         page = visit.page
@@ -305,23 +396,194 @@ def check_page(browser, page_path: Path, shot: str):
         assert cells.count() > 0, f"{page_path.name}: no code cells"
         assert cells.first.is_visible()
         assert visit.images_loaded() == []
-        page.screenshot(path=str(ARTIFACTS / f"{shot}-page.png"))
+        page.screenshot(path=str(artifacts / f"{shot}-page.png"))
         visit.assert_clean()
     finally:
         visit.close()
 
 
+# Every element of `slide` that a reader must see (text of its own, or a picture) and cannot:
+# part of it lies outside a box that clips it or outside the window, however far each box
+# around it that scrolls is scrolled (one that clips without scrolling, overflow: hidden,
+# cannot be scrolled by a reader at all). Assumes every box is scrolled to its start.
+CUT_OFF_JS = """slide => {
+  const media = new Set(['IMG', 'CANVAS', 'VIDEO', 'svg']);
+  const hasText = el => [...el.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+  const problems = [];
+  for (const el of slide.querySelectorAll('*')) {
+    if (!(media.has(el.tagName) || hasText(el)) || el.closest('aside.notes')) continue;
+    if (el.tagName !== 'svg' && el.closest('svg')) continue;  // the svg's own box covers it
+    const box = el.getBoundingClientRect();
+    if (!box.width && !box.height) continue;  // not displayed
+    const r = {left: box.left, right: box.right, top: box.top, bottom: box.bottom};
+    let cut = null;
+    for (let a = el.parentElement; a && !cut; a = a.parentElement) {
+      const style = getComputedStyle(a), c = a.getBoundingClientRect();
+      // client and scroll sizes are in a's own units, which zoom or a transform may scale
+      const k = {x: a.offsetWidth ? c.width / a.offsetWidth : 1, y: a.offsetHeight ? c.height / a.offsetHeight : 1};
+      for (const [axis, lo, hi, overflow, start, size, full] of [
+          ['x', 'left', 'right', style.overflowX, a.clientLeft, a.clientWidth, a.scrollWidth],
+          ['y', 'top', 'bottom', style.overflowY, a.clientTop, a.clientHeight, a.scrollHeight]]) {
+        if (overflow === 'visible') continue;
+        const from = c[lo] + start * k[axis], to = from + size * k[axis];
+        const range = overflow === 'auto' || overflow === 'scroll' ? (full - size) * k[axis] : 0;
+        if (r[lo] < from - 1 || r[hi] > to + range + 1) {
+          cut = `${axis} cut off by <${a.tagName.toLowerCase()} class="${a.className}">`;
+          break;
+        }
+        // scrolled as far as it takes to show it, it is then seen through a's box
+        const shift = Math.min(Math.max(r[hi] - to, 0), range);
+        r[lo] = Math.max(r[lo] - shift, from);
+        r[hi] = Math.min(r[hi] - shift, to);
+      }
+    }
+    if (!cut && (r.left < -1 || r.top < -1 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1)) {
+      cut = 'outside the window';
+    }
+    if (cut) problems.push(`<${el.tagName.toLowerCase()}> "${el.textContent.trim().slice(0, 40)}": ${cut}`);
+  }
+  return problems;
+}"""
+# Whether the current slide needed help to fit: it scrolls, or an output in it was scaled down.
+OVERFLOWS_JS = """() => {
+  const slide = Reveal.getCurrentSlide();
+  return slide.scrollHeight > slide.clientHeight + 1 || slide.scrollWidth > slide.clientWidth + 1
+      || [...slide.querySelectorAll('.jp-OutputArea-output')].some(o => o.style.zoom);
+}"""
+
+
+def slides_out_of_reach(visit: Visit, shot: str, artifacts: Path) -> list[str]:
+    """Visit every slide, all fragments shown; return what is cut off and cannot be scrolled to.
+
+    Each slide that had to scroll or scale to fit is kept as `<shot>-fit-<h>-<v>.png`, and,
+    when it scrolls, `...-end.png` scrolled to its end.
+    """
+    page = visit.page
+    problems = []
+    for index in page.evaluate("Reveal.getSlides().map(s => Reveal.getIndices(s))"):
+        h, v = index["h"], index["v"]
+        page.evaluate("([h, v]) => { Reveal.slide(h, v); while (Reveal.nextFragment()); }", [h, v])
+        problems += [f"slide {h}/{v}: {p}" for p in page.evaluate(f"({CUT_OFF_JS})(Reveal.getCurrentSlide())")]
+        if page.evaluate(OVERFLOWS_JS):
+            page.screenshot(path=str(artifacts / f"{shot}-fit-{h}-{v}.png"))
+            if page.evaluate("(s => { s.scrollTop = s.scrollHeight; return s.scrollTop > 0; })"
+                             "(Reveal.getCurrentSlide())"):
+                page.screenshot(path=str(artifacts / f"{shot}-fit-{h}-{v}-end.png"))
+                page.evaluate("Reveal.getCurrentSlide().scrollTop = 0")
+    return problems
+
+
+def check_speaker_notes(visit: Visit, expected: list[int], shot: str, artifacts: Path):
+    """The notes cells are the speaker notes of the right slides, and the speaker view (key s) shows them."""
+    page = visit.page
+    found = page.evaluate("[...document.querySelectorAll('aside.notes')]"
+                          ".map(a => Reveal.getSlides().indexOf(a.closest('section')))")
+    assert found == expected, "notes cells and the slides whose speaker notes they are"
+    if not expected:
+        return
+    page.evaluate("i => { const ix = Reveal.getIndices(Reveal.getSlides()[i]); Reveal.slide(ix.h, ix.v); }",
+                  expected[0])
+    notes = page.evaluate("i => Reveal.getSlides()[i].querySelector('aside.notes').textContent", expected[0])
+    with visit.context.expect_page(timeout=10_000) as opened:
+        page.keyboard.press("s")
+    speaker_view = opened.value
+    shown = speaker_view.locator(".speaker-controls-notes .value")
+    speaker_view.wait_for_function(
+        "() => document.querySelector('.speaker-controls-notes .value')?.textContent.trim()", timeout=15_000)
+    assert " ".join(shown.inner_text().split()) == " ".join(notes.split())
+    speaker_view.screenshot(path=str(artifacts / f"{shot}-speaker-view.png"))
+    speaker_view.close()
+
+
+def check_handout(pdf: Path, expected: int):
+    """One page per slide, and none of them blank (each has text or a picture)."""
+    from pypdf import PdfReader
+
+    pages = PdfReader(pdf).pages
+    assert len(pages) == expected, f"{pdf.name}: {len(pages)} pages for {expected} slides (stale? run make run)"
+    blank = [number for number, page in enumerate(pages, 1) if not (page.extract_text().strip() or page.images)]
+    assert blank == [], f"{pdf.name}: blank pages {blank}"
+
+
+def pdftoppm() -> str:
+    """poppler's pdftoppm, which renders PDF pages to PNG; skipped without it (except on CI)."""
+    found = shutil.which("pdftoppm")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide pdftoppm (apt-get install poppler-utils)")
+        pytest.skip("pdftoppm not found: apt-get install poppler-utils to render handout pages")
+    return found
+
+
+def render_page(pdf: Path, number: int, target: Path) -> Path:
+    """Render page `number` of `pdf` to the PNG `target` with pdftoppm; check it is not blank."""
+    from PIL import Image
+
+    subprocess.run([pdftoppm(), "-png", "-r", "60", "-singlefile", "-f", str(number), "-l", str(number),
+                    str(pdf), str(target.with_suffix(""))], check=True, timeout=60)
+    with Image.open(target) as image:
+        gray = image.convert("L")
+        dark = sum(gray.histogram()[:200])  # pixels clearly darker than the white page
+        assert dark > 0.002 * gray.width * gray.height, f"{target.name}: page {number} looks blank"
+    return target
+
+
 @pytest.mark.browser
-def test_fixture_deck_in_browser(browser, fixture_export):
+def test_fixture_deck_in_browser(browser, fixture_export, artifacts):
     path, _, deck = fixture_export
     expected = expected_slides(nbformat.read(path, as_version=4))
-    check_deck(browser, deck, expected, "fixture", require_plot=True)
+    check_deck(browser, deck, expected, "fixture", require_plot=True, artifacts=artifacts)
 
 
 @pytest.mark.browser
-def test_fixture_page_in_browser(browser, fixture_export):
+def test_fixture_page_in_browser(browser, fixture_export, artifacts):
     _, page, _ = fixture_export
-    check_page(browser, page, "fixture")
+    check_page(browser, page, "fixture", artifacts)
+
+
+@pytest.mark.browser
+def test_fixture_speaker_notes(browser, fixture_export, artifacts):
+    path, _, deck = fixture_export
+    expected = expected_notes(nbformat.read(path, as_version=4))
+    assert expected == [1]  # on the "Code" slide
+    visit = open_deck(browser, deck)
+    try:
+        check_speaker_notes(visit, expected, "fixture", artifacts)
+    finally:
+        visit.close()
+
+
+@pytest.mark.browser
+def test_fixture_handout(browser, fixture_export, artifacts):
+    """The fragment on "Code" adds no page; the plot's subslide is a page of its own."""
+    path, _, deck = fixture_export
+    pdf = handouts.print_handout(deck, browser=browser)
+    assert pdf == deck.parent / "fixture.pdf"
+    check_handout(pdf, expected_slides(nbformat.read(path, as_version=4)))
+    render_page(pdf, 3, artifacts / "fixture-handout-page-3.png")
+
+
+@pytest.mark.browser
+def test_fit_check_finds_a_slide_cut_off(browser, tmp_path, artifacts):
+    """Guards the guard: without RISE's scroll the tall code slide is cut off, with it all is reachable."""
+    for scroll, shot in ((False, "tall-cut"), (True, "tall-scroll")):
+        deck = publish.export(tall_notebook(tmp_path, scroll), tmp_path / "out")[1]
+        visit = open_deck(browser, deck)
+        try:
+            problems = slides_out_of_reach(visit, shot, artifacts)
+        finally:
+            visit.close()
+        if scroll:
+            assert problems == []
+        else:
+            assert problems and all(p.startswith("slide 1/0: ") for p in problems), problems[:10]
+            assert any('"line_69"' in p for p in problems), problems[:10]
+
+
+@pytest.mark.browser
+def test_tall_slide_is_one_page_of_the_handout(browser, tmp_path):
+    deck = publish.export(tall_notebook(tmp_path, scroll=True), tmp_path / "out")[1]
+    check_handout(handouts.print_handout(deck, browser=browser), 3)
 
 
 @pytest.mark.browser
@@ -358,13 +620,56 @@ def _source_notebook(export: Path) -> Path:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("deck", _committed("*.slides.html"))
-def test_committed_deck_in_browser(browser, deck):
+def test_committed_deck_in_browser(browser, deck, artifacts):
     expected = expected_slides(nbformat.read(_source_notebook(deck), as_version=4))
-    check_deck(browser, deck, expected, deck.name.split(".")[0], require_plot=False)
+    check_deck(browser, deck, expected, deck.name.split(".")[0], require_plot=False, artifacts=artifacts)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("deck", _committed("*.slides.html"))
+def test_committed_deck_fits_the_screen(browser, deck, artifacts):
+    _source_notebook(deck)
+    visit = open_deck(browser, deck)
+    try:
+        problems = slides_out_of_reach(visit, deck.name.split(".")[0], artifacts)
+    finally:
+        visit.close()
+    assert problems == [], f"{deck.name}: {len(problems)} things cut off out of reach at 1280×800: {problems[:10]}"
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("deck", _committed("*.slides.html"))
+def test_committed_deck_speaker_notes(browser, deck, artifacts):
+    expected = expected_notes(nbformat.read(_source_notebook(deck), as_version=4))
+    visit = open_deck(browser, deck)
+    try:
+        check_speaker_notes(visit, expected, deck.name.split(".")[0], artifacts)
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("deck", _committed("*.slides.html"))
+def test_committed_handout(deck):
+    pdf = deck.with_name(deck.name.split(".")[0] + ".pdf")
+    assert pdf.is_file(), f"slides/{pdf.name} is missing: run make run"
+    check_handout(pdf, expected_slides(nbformat.read(_source_notebook(deck), as_version=4)))
+
+
+@pytest.mark.parametrize("deck", _committed("*.slides.html"))
+def test_committed_handout_renders(deck, artifacts):
+    """The first page, and the one with the most text (a code slide), rendered to PNG."""
+    from pypdf import PdfReader
+
+    pdf = deck.with_name(deck.name.split(".")[0] + ".pdf")
+    assert pdf.is_file(), f"slides/{pdf.name} is missing: run make run"
+    texts = [page.extract_text() for page in PdfReader(pdf).pages]
+    fullest = max(range(len(texts)), key=lambda i: len(texts[i])) + 1
+    for number in sorted({1, fullest}):
+        render_page(pdf, number, artifacts / f"{pdf.stem}-handout-page-{number}.png")
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("page", _committed("*.html", exclude=".slides.html"))
-def test_committed_page_in_browser(browser, page):
+def test_committed_page_in_browser(browser, page, artifacts):
     _source_notebook(page)
-    check_page(browser, page, page.stem)
+    check_page(browser, page, page.stem, artifacts)

@@ -2,10 +2,13 @@
 
 Each notebook is executed in place with papermill, then exported twice into
 slides/: `<name>.html` (a static, nbviewer-style page) and `<name>.slides.html`
-(a reveal.js deck). Both work offline: the script and style sheet URLs that
-nbconvert's templates take from CDNs point at slides/vendor/ instead (filled by
-slides/vendor/fetch.sh), and what cannot be vendored is left out; `export`
-refuses to write a page that would still load anything from the network.
+(a reveal.js deck that follows the notebook's RISE settings and carries its
+speaker notes); the deck is then printed to `<name>.pdf`, a handout with one
+page per slide (tools.handouts, headless Chromium). All work offline: the
+script and style sheet URLs that nbconvert's templates take from CDNs point at
+slides/vendor/ instead (filled by slides/vendor/fetch.sh), and what cannot be
+vendored is left out; `export` refuses to write a page that would still load
+anything from the network.
 
 This module imports no framework: each notebook runs in the kernel its metadata
 names (the registry's, `d2l` or `d2l-mxnet`), and a framework whose environment
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from d2l_helpers import frameworks
 
-from . import parity
+from . import handouts, parity
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
@@ -36,17 +39,27 @@ NOTEBOOKS = tuple(Path(name).stem for name in
 
 # URLs relative to the exported HTML file, which sits next to vendor/.
 REVEAL_URL_PREFIX = f"{VENDOR}/reveal.js"
-REVEAL_THEME = "white"  # nbconvert's default, "simple", @imports Google Fonts
 REQUIRE_JS_URL = f"{VENDOR}/requirejs/require.js"
 JQUERY_URL = f"{VENDOR}/jquery/jquery.min.js"
 VENDOR_FILES = (
     "reveal.js/dist/reveal.js",
     "reveal.js/dist/reveal.css",
-    f"reveal.js/dist/theme/{REVEAL_THEME}.css",
+    "reveal.js/dist/theme/white.css",
     "reveal.js/plugin/notes/notes.js",
     "requirejs/require.js",
     "jquery/jquery.min.js",
 )
+
+# What a deck looks like when its notebook's RISE settings (metadata "rise") say nothing: the
+# exports' settings before they read those ("white" because nbconvert's default, "simple",
+# @imports Google Fonts).
+DECK_DEFAULTS = {"theme": "white", "scroll": False, "transition": "slide", "width": 960, "height": 700}
+# The RISE settings that RISE hands to reveal.js as they are; the deck hands them on the same way.
+REVEAL_SETTINGS = ("controls", "progress", "history", "width", "height", "margin", "minScale",
+                   "transition", "slideNumber", "center", "help")
+# reveal.js's print view (`?print-pdf`, what handouts are printed from) gives every fragment
+# its own page and a tall slide several pages by default; a handout has one page per slide.
+PRINT_SETTINGS = {"pdfSeparateFragments": False, "pdfMaxPagesPerSlide": 1}
 
 # Template overrides, layered on nbconvert's own templates ("index.html.j2" is
 # the lab or the reveal one, whichever the exporter's template_name selects).
@@ -57,15 +70,83 @@ _NO_MERMAID = "{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mer
 # Widget views are only rendered by the html-manager from unpkg; offline they
 # stay empty with or without its loader, so the loader goes.
 _NO_WIDGETS = "{% block jupyter_widgets %}{% endblock jupyter_widgets %}\n"
-# MathJax is not vendored (the notebooks write no $math$), so its CDN script tag
-# goes. The reveal template's footer still calls MathJax.Hub on every slide
-# change, which would throw; there a no-op stand-in takes MathJax's place.
-_MATHJAX_STUB = ("<script>window.MathJax = {Hub: {getAllJax: function () { return null; },"
-                 " Rerender: function () {}}};</script>")
-_OFFLINE_LAB = (_EXTENDS + _NO_MERMAID + _NO_WIDGETS
-                + "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n")
-_OFFLINE_REVEAL = (_EXTENDS + _NO_MERMAID + _NO_WIDGETS + "{%- block html_head_js_mathjax -%}"
-                   + _MATHJAX_STUB + "{%- endblock html_head_js_mathjax -%}\n")
+# MathJax is not vendored (the notebooks write no $math$), so its CDN script tag goes.
+_NO_MATHJAX = "{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}\n"
+_OFFLINE_LAB = _EXTENDS + _NO_MERMAID + _NO_WIDGETS + _NO_MATHJAX
+# The deck's own style and start-up, in place of the reveal template's: that one hard-codes
+# reveal.js's settings (only theme, transition and size come from the exporter), sizes scrolling
+# slides to the window rather than the deck, and calls MathJax on every slide change.
+# `resources.deck` is what `deck_settings` makes of the notebook's RISE settings.
+_DECK_CSS = """
+{%- block notebook_css -%}
+{{ super() }}
+<style type="text/css">
+/* A code cell's input area clips what overflows it: long lines scroll sideways instead. */
+.reveal .jp-InputArea-editor .highlight pre { box-sizing: border-box; overflow-x: auto; }
+/* reveal.js's theme gives every pre a shadow and 90% of its container's width, which cuts the
+   code in the cells of an HTML table short. */
+.reveal .jp-RenderedHTMLCommon pre { width: auto; box-shadow: none; }
+/* Long names in a markdown table's code may break, so that the table fits the slide's width. */
+.reveal .jp-RenderedMarkdown td code { white-space: normal; overflow-wrap: anywhere; }
+{%- if resources.deck.scroll %}
+/* RISE's "scroll": a slide taller than the deck scrolls within it (on screen, not in print). */
+html:not(.print-pdf) .reveal .slides > section > section {
+  box-sizing: border-box; max-height: 100%; overflow-y: auto;
+}
+{%- endif %}
+/* Handouts cannot scroll: code wraps, nothing inside a cell clips, and the print view's script
+   below scales a slide that still does not fit down to its page. */
+html.print-pdf .reveal .slides pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+html.print-pdf .reveal .slides .jp-Cell * { overflow: visible !important; }
+</style>
+{%- endblock notebook_css -%}
+"""
+_DECK_JS = """
+{%- block footer_js -%}
+<script>
+require({waitSeconds: 15},
+  ["{{ resources.reveal.url_prefix }}/dist/reveal.js",
+   "{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"],
+  function (Reveal, RevealNotes) {
+    var config = {{ resources.deck.config | json_dumps }};
+    config.plugins = [RevealNotes];  // the speaker view (key s) with the notebook's notes cells
+    // An output a little wider than the slide (a table of code) is scaled down to fit it; one
+    // that would need more than a quarter off stays readable and scrolls sideways instead.
+    function fitOutputs() {
+      Reveal.getCurrentSlide().querySelectorAll(".jp-OutputArea-output").forEach(function (output) {
+        if (!output.style.zoom && output.scrollWidth > output.clientWidth) {
+          output.style.zoom = Math.max(0.75, output.clientWidth / output.scrollWidth);
+        }
+      });
+    }
+    if (!/print-pdf/i.test(window.location.search)) {  // reveal.js's own test for its print view
+      Reveal.addEventListener("ready", fitOutputs);
+      Reveal.addEventListener("slidechanged", fitOutputs);
+    }
+    // In the print view each slide sits in its own page; one that is taller or wider than its
+    // page is scaled down to fit, around the same centre. data-handout tells the printer when.
+    Reveal.addEventListener("pdf-ready", function () {
+      var pages = document.querySelectorAll(".reveal .pdf-page");
+      pages[pages.length - 1].style.breakAfter = "auto";  // else a blank page follows the last
+      pages.forEach(function (page) {
+        var slide = page.querySelector("section"), top = slide.offsetTop;
+        var scale = Math.min(1, (page.clientHeight - top) / slide.scrollHeight,
+                             slide.offsetWidth / slide.scrollWidth);
+        if (scale < 1) {
+          // zoom scales the slide's own left and top too
+          slide.style.left = (page.clientWidth - slide.scrollWidth * scale) / 2 / scale + "px";
+          slide.style.top = top / scale + "px";
+          slide.style.zoom = scale;
+        }
+      });
+      document.documentElement.setAttribute("data-handout", "ready");
+    });
+    Reveal.initialize(config);
+  });
+</script>
+{%- endblock footer_js -%}
+"""
+_OFFLINE_REVEAL = _EXTENDS + _NO_MERMAID + _NO_WIDGETS + _NO_MATHJAX + _DECK_CSS + _DECK_JS
 
 log = logging.getLogger("d2l_helpers.publish")
 
@@ -201,7 +282,29 @@ def ensure_vendor(output_dir: Path) -> None:
 _NOTEBOOK_LINK = re.compile(r'(<a\b[^>]*?\bhref=")([\w.-]+)\.ipynb(?=[#"])')
 
 
-def _offline_exporters():
+def _size(value):
+    """A RISE width or height as reveal.js takes it: pixels as a number, or a percentage."""
+    text = str(value).strip()
+    if text.endswith("px"):
+        text = text[:-2]
+    return int(float(text)) if text.replace(".", "", 1).isdigit() else text
+
+
+def deck_settings(nb) -> dict:
+    """What the deck of `nb` looks like: its reveal.js theme, scrolling and configuration.
+
+    Read from the notebook's RISE settings (metadata "rise", or RISE 5's older
+    "livereveal"), so that the static deck looks as the live slideshow does;
+    DECK_DEFAULTS fill in what they leave out. Returns {"theme", "scroll",
+    "config"}, "config" being what reveal.js is initialised with.
+    """
+    rise = {**DECK_DEFAULTS, **nb.metadata.get("livereveal", {}), **nb.metadata.get("rise", {})}
+    config = {name: rise[name] for name in REVEAL_SETTINGS if name in rise}
+    config["width"], config["height"] = _size(config["width"]), _size(config["height"])
+    return {"theme": str(rise["theme"]), "scroll": bool(rise["scroll"]), "config": {**config, **PRINT_SETTINGS}}
+
+
+def _offline_exporters(theme: str):
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter, SlidesExporter
 
@@ -211,16 +314,16 @@ def _offline_exporters():
                         extra_loaders=[DictLoader({"offline_lab.html.j2": _OFFLINE_LAB})], **common)
     slides = SlidesExporter(template_name="reveal", template_file="offline_reveal.html.j2",
                             extra_loaders=[DictLoader({"offline_reveal.html.j2": _OFFLINE_REVEAL})],
-                            reveal_url_prefix=REVEAL_URL_PREFIX, reveal_theme=REVEAL_THEME,
-                            **common)
+                            reveal_url_prefix=REVEAL_URL_PREFIX, reveal_theme=theme, **common)
     return html, slides
 
 
 def export(path: Path, output_dir: Path = SLIDES_DIR) -> list[Path]:
     """Export the notebook at `path` to `output_dir/<name>.html` and `<name>.slides.html`.
 
-    Raises PublishError, writing nothing, if either page would load anything
-    from the network.
+    The deck follows the notebook's RISE settings (`deck_settings`). Raises
+    PublishError, writing nothing, if either page would load anything from the
+    network or the deck asks for a reveal.js theme that is not vendored.
     """
     import nbformat
 
@@ -229,10 +332,15 @@ def export(path: Path, output_dir: Path = SLIDES_DIR) -> list[Path]:
     nb = nbformat.read(path, as_version=4)
     # Also for notebooks executed elsewhere (e.g. papermill's CLI) before `--no-execute`.
     hide_injected_parameters(nb)
+    deck = deck_settings(nb)
+    theme = Path(VENDOR) / "reveal.js" / "dist" / "theme" / f"{deck['theme']}.css"
+    if not (output_dir / theme).is_file():
+        raise PublishError(f"{path.name} asks for the reveal.js theme {deck['theme']!r}, which is not "
+                           f"vendored: add {theme.as_posix()} to slides/vendor/fetch.sh and VENDOR_FILES")
     pages = {}
-    for exporter in _offline_exporters():
+    for exporter in _offline_exporters(deck["theme"]):
         # "path" is where embed_images resolves the markdown images' relative paths.
-        resources = {"metadata": {"name": path.stem, "path": str(path.parent)}}
+        resources = {"metadata": {"name": path.stem, "path": str(path.parent)}, "deck": deck}
         body, _ = exporter.from_notebook_node(nb, resources=resources)
         body = _NOTEBOOK_LINK.sub(rf"\g<1>\g<2>{exporter.file_extension}", body)
         target = output_dir / f"{path.stem}{exporter.file_extension}"
@@ -312,8 +420,14 @@ def main(argv=None) -> int:
                         help="do not measure the frameworks' parity (results/parity.json) before compare")
     parser.add_argument("--output-dir", type=Path, default=SLIDES_DIR,
                         help="where to write the HTML pages and slides (default: slides/)")
+    parser.add_argument("--no-pdf", action="store_true",
+                        help="do not print the decks to PDF handouts (<name>.pdf, needs Chromium)")
     args = parser.parse_args(argv)
     _configure_logging()
+    if not args.no_pdf and handouts.find_chromium() is None:  # before hours of training, not after
+        log.error("error: the PDF handouts need Chromium (apt-get install chromium); "
+                  "or pass --no-pdf to leave them out")
+        return 1
     from papermill.exceptions import PapermillExecutionError
 
     parameters = {"preset": args.preset, **dict(args.parameters)}
@@ -341,7 +455,9 @@ def main(argv=None) -> int:
                          ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
                 execute(path, parameters)
             pages = export(path, args.output_dir)
-        except PublishError as err:
+            if not args.no_pdf:
+                pages.append(handouts.print_handout(args.output_dir / f"{name}.slides.html"))
+        except (PublishError, handouts.HandoutError) as err:
             log.error("error: %s", err)
             return 1
         except PapermillExecutionError as err:
