@@ -20,11 +20,11 @@ from pathlib import Path
 from . import frameworks as registry
 from .architecture import ALEXNET
 
-WIDTH = 40  # characters per code line in a column: four columns and labels fit 1280 px at 11 px
+WIDTH = 40  # characters per code line in a column: four columns and labels fit 1280 px at 10 px
 
-_TABLE = "border-collapse:collapse;margin:0;font-size:11px;table-layout:auto"
+_TABLE = "border-collapse:collapse;margin:0;font-size:10px;table-layout:auto"
 _TD = "padding:2px 6px;border-bottom:1px solid #e3e3e3;vertical-align:top;text-align:left"
-_CODE = ("margin:0;font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:11px;"
+_CODE = ("margin:0;font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:10px;"
          "line-height:1.3;white-space:pre;background:none;border:none;padding:0")
 
 
@@ -244,7 +244,7 @@ STEP_JOBS = (
     ("update", r"optimizer\.(step|update|apply_gradients)|trainer\.step"),
     ("return", r"^return .*y_hat$"),
     ("inference: dropout off", r"^def (predict|forward)\(|net\.eval\(\)|^return (net|forward)\("),
-    ("accuracy", r"^def evaluate|^correct = |^return correct"),
+    ("accuracy", r"^def evaluate|^labels, logits = d2l\.predict_all|^return float\(\(logits"),
 )
 
 
@@ -328,7 +328,7 @@ def table_html(table: list, keys, caption: str = "") -> str:
                        else '<span style="color:#aaa">—</span>')
             cells.append(f'<td colspan="{span}" style="{_TD}">{content}</td>')
             i += span
-        body.append(f'<tr><th style="{_TD};font-weight:normal;color:#555;white-space:nowrap">'
+        body.append(f'<tr><th style="{_TD};font-weight:normal;color:#555;width:6.5em">'
                     f'{html.escape(label)}</th>{"".join(cells)}</tr>')
     caption_html = (f'<caption style="caption-side:bottom;text-align:left;color:#777;font-size:10px;'
                     f'padding-top:4px">{html.escape(caption)}</caption>' if caption else "")

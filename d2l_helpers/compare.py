@@ -353,16 +353,15 @@ def _accuracy_sentence(done: dict) -> str:
 
 def _speed_sentences(done: dict, bench: dict | None) -> list:
     if bench and bench.get("frameworks"):
-        ours = {fw: r["ratio"]["ours_examples_per_s"] if "ratio" in r else r["train"]["examples_per_s"]
-                for fw, r in bench["frameworks"].items()}
         settings = bench["settings"]
-        listed = ", ".join(f"{name(fw)} {v:,.1f}" for fw, v in ours.items())
-        return [f"Speed comes from `make bench`, not from these single runs: its {bench['device'].upper()} "
-                f"run of {bench['timestamp'][:10]} measured median training throughputs (examples/s at "
-                f"{settings['resize']}×{settings['resize']}, batch {settings['batch_size']}) of {listed}; "
-                "the README has the medians, their spread and the ratios to the d2l book's code."]
-    return ["Each run's examples per second above is one measurement on a possibly busy machine, so it "
-            "ranks nothing: `make bench` measures speed as medians over repeated windows."]
+        medians = {fw: r["ours_examples_per_s"]["median"] for fw, r in bench["frameworks"].items()}
+        listed = ", ".join(f"{name(fw)} {rate:,.1f}" for fw, rate in medians.items())
+        return [f"Speed comes from `make bench`, not from these single runs: its {bench['device'].upper()} run of "
+                f"{bench['timestamp'][:10]} measured median training throughputs (examples/s at "
+                f"{settings['resize']}×{settings['resize']}, batch {settings['batch_size']}) of {listed}; the "
+                "README has their spread and the ratios to the d2l book's own code, timed in the same run."]
+    return ["Each run's examples per second above is one measurement on a possibly busy machine, so it ranks "
+            "nothing: `make bench` measures speed as medians over repeated, paired windows."]
 
 
 def findings(records: dict, parity: dict | None = None, bench: dict | None = None) -> list:

@@ -6,7 +6,8 @@
         for X, y in d2l.progress(train_iter, f"epoch {epoch}"):
             loss, y_hat = train_step(X, y)
             log.step(float(loss), d2l.correct(y_hat, y), len(y))
-        log.end_epoch(test_acc=evaluate(test_iter))
+        test_acc, labels, logits = evaluate(test_iter)
+        log.end_epoch(test_acc)
 """
 from __future__ import annotations
 

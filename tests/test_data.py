@@ -165,6 +165,7 @@ def mirror(tmp_path, real_dir, monkeypatch):
     server.shutdown()
 
 
+@pytest.mark.slow  # the first mirror refuses, and pooch retries it with pauses
 def test_download_into_cache_then_reuse(isolated, mirror):
     dataset = data.load_fashion_mnist()
     assert dataset.train_images.shape == (60_000, 28, 28)
@@ -173,6 +174,7 @@ def test_download_into_cache_then_reuse(isolated, mirror):
     assert data.locate() == cache
 
 
+@pytest.mark.slow  # the first mirror refuses, and pooch retries it with pauses
 def test_corrupt_cache_file_is_moved_aside_and_fetched_again(isolated, mirror):
     cache = data.cache_dir()
     cache.mkdir(parents=True)
@@ -183,6 +185,7 @@ def test_corrupt_cache_file_is_moved_aside_and_fetched_again(isolated, mirror):
     assert len(aside) == 1 and gzip.decompress(aside[0].read_bytes()) == b"not the labels"
 
 
+@pytest.mark.slow  # the first mirror refuses, and pooch retries it with pauses
 def test_corrupt_download_is_not_trusted_next_time(isolated, mirror):
     bad = mirror / "t10k-labels-idx1-ubyte.gz"
     bad.unlink()

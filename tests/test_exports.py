@@ -140,6 +140,7 @@ def test_expected_notes_of_fixture(tmp_path):
     assert expected_notes(nb) == [-1, 1]
 
 
+@pytest.mark.slow  # papermill runs the fixture notebook
 def test_injected_parameters_are_hidden_and_notebook_valid(fixture_export):
     path, _, _ = fixture_export
     nb = nbformat.read(path, as_version=4)
@@ -185,6 +186,7 @@ def _local_loads(html: str):
     return re.findall(r"<(?:script|link)\b[^>]*?\b(?:src|href)=\"([^\"]+)\"", html)
 
 
+@pytest.mark.slow  # papermill runs the fixture notebook
 def test_exports_load_nothing_from_the_network(fixture_export):
     _, *pages = fixture_export
     for page in pages:
@@ -198,12 +200,14 @@ def test_exports_load_nothing_from_the_network(fixture_export):
             assert (page.parent / ref).is_file(), f"{page.name}: {ref} is missing"
 
 
+@pytest.mark.slow  # papermill runs the fixture notebook
 def test_links_between_notebooks_follow_the_export(fixture_export):
     _, html, deck = fixture_export
     assert 'href="fixture.html#Code"' in html.read_text(encoding="utf-8")
     assert 'href="fixture.slides.html#Code"' in deck.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # papermill runs the fixture notebook
 def test_default_templates_would_use_cdns(fixture_export):
     """The check above would notice if publish stopped overriding nbconvert's CDN defaults."""
     from nbconvert import HTMLExporter, SlidesExporter
@@ -215,6 +219,7 @@ def test_default_templates_would_use_cdns(fixture_export):
         assert publish.remote_references(body), type(exporter).__name__
 
 
+@pytest.mark.slow  # papermill runs the fixture notebook
 def test_main_skips_missing_notebooks(tmp_path, monkeypatch, fixture_export, capsys):
     source, _, _ = fixture_export
     shutil.copy(source, tmp_path / "compare.ipynb")
@@ -228,6 +233,7 @@ def test_main_skips_missing_notebooks(tmp_path, monkeypatch, fixture_export, cap
     assert publish.main(["--no-execute", "--no-pdf", "--only", "overview", "--output-dir", str(out)]) == 1
 
 
+@pytest.mark.slow  # papermill runs the fixture notebook
 def test_main_prints_a_handout_of_each_deck(tmp_path, monkeypatch, fixture_export):
     source, _, _ = fixture_export
     shutil.copy(source, tmp_path / "compare.ipynb")

@@ -28,6 +28,7 @@ def test_neutral_modules_import_no_framework():
     assert imported_frameworks("\n".join(f"import {m}" for m in NEUTRAL)) == set()
 
 
+@pytest.mark.slow  # importing TensorFlow alone takes 10 to 40 s here
 @pytest.mark.parametrize("framework", frameworks.FRAMEWORKS, ids=frameworks.KEYS)
 def test_adapter_imports_only_its_framework(framework):
     """The adapter adds no framework to what its own framework imports (TensorFlow itself imports
