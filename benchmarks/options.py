@@ -23,23 +23,24 @@ from tools.cells import NOTEBOOKS, run_tagged
 from tools.crossenv import WorkerError, finish_worker, run_worker
 
 from .report import machine_info
+from .timing import BenchmarkError
 from .workloads import OPTIONS, option_env, option_parts
 
 HERE = Path(__file__).resolve().parent
 
 
 def worker(spec: dict) -> None:
-    """One whole preview run, with the option applied after the model cells."""
+    """One whole preview run, with the option applied once the model and the step are defined."""
     key = spec["framework"]
     begin = time.perf_counter()
     notebook = NOTEBOOKS / frameworks.get(key).notebook
-    ns = run_tagged(notebook, ("setup", "data", "model"), preset="preview",
+    ns = run_tagged(notebook, ("setup", "data", "model", "train-step"), preset="preview",
                     results_dir=spec["results_dir"], **spec.get("overrides", {}))
     for part in option_parts(key, spec.get("option")):
         change = OPTIONS[key][part][2]
         if change:
             change(ns)
-    run_tagged(notebook, ("train",), namespace=ns)
+    run_tagged(notebook, ("initial-loss", "train-loop"), namespace=ns)
     seconds = time.perf_counter() - begin
     record = ns["record"]
     record.finish()
@@ -48,26 +49,32 @@ def worker(spec: dict) -> None:
                          "version": record.framework_version})
 
 
-def measure(key: str, overrides: dict, scratch: str) -> dict:
-    """The runs of one framework: as it is before each option, then the option."""
+def measure(key: str, overrides: dict, scratch: str, chosen=None) -> dict:
+    """The runs of one framework: as it is before each option (of `chosen`, else all), then the option."""
     fw = frameworks.get(key)
     runs = []
-    for option in OPTIONS[key]:
+    for option in chosen or OPTIONS[key]:
         for variant in (None, option):
             label = f"{fw.name} preview" + (f" + {variant}" if variant else "")
             print(f"--- {label}", file=sys.stderr, flush=True)
             spec = {"framework": key, "option": variant, "results_dir": scratch, "overrides": overrides}
-            result = run_worker(fw, "benchmarks.options", spec, env=option_env(key, variant))
+            try:
+                result = run_worker(fw, "benchmarks.options", spec, env=option_env(key, variant))
+            except WorkerError as err:  # one option failing says so in the report; the others still run
+                result = {"failed": str(err), "version": None, "device": None}
             runs.append({"option": variant, **result})
-            print(f"    {result['seconds']:.0f} s, test accuracy {result['test_acc']:.3f}", file=sys.stderr)
+            print(f"    {result.get('seconds', float('nan')):.0f} s, test accuracy "
+                  f"{result.get('test_acc', float('nan')):.3f}", file=sys.stderr)
     options = {}
     for i in range(0, len(runs), 2):
         baseline, run = runs[i], runs[i + 1]
-        options[run["option"]] = {"change": OPTIONS[key][run["option"]][0], "seconds": run["seconds"],
-                                  "baseline_seconds": baseline["seconds"],
-                                  "speedup": baseline["seconds"] / run["seconds"],
-                                  "test_acc": run["test_acc"], "baseline_test_acc": baseline["test_acc"]}
-    return {"version": runs[0]["version"], "device": runs[0]["device"], "runs": runs, "options": options}
+        failed = baseline.get("failed") or run.get("failed")
+        options[run["option"]] = {"change": OPTIONS[key][run["option"]][0], "failed": failed} if failed else {
+            "change": OPTIONS[key][run["option"]][0], "seconds": run["seconds"],
+            "baseline_seconds": baseline["seconds"], "speedup": baseline["seconds"] / run["seconds"],
+            "test_acc": run["test_acc"], "baseline_test_acc": baseline["test_acc"]}
+    done = next((r for r in runs if "version" in r and r["version"]), {})
+    return {"version": done.get("version"), "device": done.get("device"), "runs": runs, "options": options}
 
 
 def markdown(doc: dict) -> str:
@@ -80,6 +87,10 @@ def markdown(doc: dict) -> str:
              "|---|---|---|--:|--:|--:|--:|"]
     for key, result in doc["frameworks"].items():
         for option, o in result["options"].items():
+            if o.get("failed"):
+                lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | failed: {o['failed']} "
+                             "| | | |")
+                continue
             lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | {o['baseline_seconds']:.0f} "
                          f"| {o['seconds']:.0f} | {o['speedup']:.2f}× | {o['baseline_test_acc']:.3f} → "
                          f"{o['test_acc']:.3f} |")
@@ -89,6 +100,7 @@ def markdown(doc: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.options", description=__doc__.split("\n\n")[0])
     parser.add_argument("--frameworks", help=f"comma-separated subset of {','.join(frameworks.KEYS)}")
+    parser.add_argument("--options", help="only these, as framework:option,... (default: every option)")
     parser.add_argument("--train-limit", type=int, help="fewer training images than the preview's (tests)")
     parser.add_argument("--output", type=Path, help="default benchmarks/options-cpu.json (or -gpu)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -98,17 +110,21 @@ def main(argv=None) -> int:
         return 0
     import tempfile
 
-    keys = args.frameworks.split(",") if args.frameworks else [k for k in frameworks.KEYS
-                                                                 if frameworks.problem(frameworks.get(k)) is None]
+    chosen = {}
+    for pair in args.options.split(",") if args.options else []:
+        key, _, option = pair.partition(":")
+        chosen.setdefault(key, []).extend(option_parts(key, option))
+    keys = (list(chosen) or args.frameworks.split(",")) if (args.options or args.frameworks) else [
+        k for k in frameworks.KEYS if frameworks.problem(frameworks.get(k)) is None]
     overrides = {"train_limit": args.train_limit} if args.train_limit else {}
     begin = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="d2l-options-") as scratch:
-            results = {key: measure(key, overrides, scratch) for key in keys}
-    except (WorkerError, KeyError) as err:
+            results = {key: measure(key, overrides, scratch, chosen.get(key)) for key in keys}
+    except (WorkerError, KeyError, BenchmarkError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    device = "gpu" if any(r["device"] != "CPU" for r in results.values()) else "cpu"
+    device = "gpu" if any(r["device"] not in ("CPU", None) for r in results.values()) else "cpu"
     doc = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": device,
            "command": " ".join(["python -m benchmarks.options", *(sys.argv[1:] if argv is None else argv)]),
            "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info(),

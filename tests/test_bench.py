@@ -64,3 +64,17 @@ def test_impossible_settings_and_names_are_errors(tmp_path):
                               timeout=120)
         assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
         assert not (tmp_path / "x.json").exists()
+
+
+def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
+    output = tmp_path / "options.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.options", "--options", "pytorch:channels_last",
+                           "--train-limit", "320", "--output", str(output)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads(output.read_text())
+    runs = doc["frameworks"]["pytorch"]["runs"]
+    assert [r["option"] for r in runs] == [None, "channels_last"]  # as it is first, then the option
+    option = doc["frameworks"]["pytorch"]["options"]["channels_last"]
+    assert option["speedup"] == pytest.approx(runs[0]["seconds"] / runs[1]["seconds"])
+    assert 0 <= option["test_acc"] <= 1 and "channels_last" in output.with_suffix(".md").read_text()
