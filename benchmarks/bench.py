@@ -27,6 +27,7 @@ from pathlib import Path
 from d2l_helpers import frameworks
 from d2l_helpers.architecture import forward_macs, training_flops
 from d2l_helpers.config import TEST_SIZE, TRAIN_SIZE, ConfigError, make_config
+from d2l_helpers.results import BENCH_SCHEMA
 
 from . import reference
 from .report import machine_info, markdown
@@ -138,6 +139,7 @@ def run(args) -> dict:
         matmul.close()
     gpu = matmul.info["device"] != "CPU" or any(r["device"] != "CPU" for r in results.values())
     return {
+        "schema": BENCH_SCHEMA,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": "gpu" if gpu else "cpu",
         "command": " ".join(["python -m benchmarks.bench", *(args.argv or [])]),

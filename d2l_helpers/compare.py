@@ -24,7 +24,7 @@ from matplotlib.lines import Line2D
 from . import frameworks as registry
 from .architecture import parameter_count
 from .config import TEST_SIZE
-from .results import RunRecord, load_record
+from .results import BENCH_SCHEMA, RunRecord, load_record
 
 CONFIG_KEYS = ("preset", "epochs", "batch_size", "lr", "resize", "train_limit", "test_limit",
                "seed", "momentum", "weight_decay")
@@ -352,6 +352,9 @@ def _accuracy_sentence(done: dict) -> str:
 
 
 def _speed_sentences(done: dict, bench: dict | None) -> list:
+    if bench and bench.get("schema") != BENCH_SCHEMA:
+        return [f"The benchmark results file is in an older format (schema {bench.get('schema')}, this code "
+                f"reads {BENCH_SCHEMA}), so no speed is quoted here: run `make bench` to measure again."]
     if bench and bench.get("frameworks"):
         settings = bench["settings"]
         medians = {fw: r["ours_examples_per_s"]["median"] for fw, r in bench["frameworks"].items()}

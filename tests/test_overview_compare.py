@@ -21,6 +21,7 @@ from d2l_helpers import (
     parameter_count,
 )
 from d2l_helpers.devices import Choice
+from d2l_helpers.results import BENCH_SCHEMA
 from tools.cells import NOTEBOOKS
 
 KEYS = frameworks.KEYS
@@ -237,6 +238,18 @@ def test_findings_come_from_the_data(tmp_path):
     assert "within the noise" in text
     assert "fastest" not in text and "ranks nothing" in text  # one run is no speed measurement
     assert "TensorFlow's first epoch ran at 0.40× the speed of its later ones" in text
+
+
+def test_speed_is_quoted_from_the_benchmark_file_of_the_current_format_only(tmp_path):
+    records, _ = all_four(tmp_path)
+    bench = {"schema": BENCH_SCHEMA, "device": "cpu", "timestamp": "2026-12-01T03:00:00+00:00",
+             "settings": {"resize": 224, "batch_size": 128},
+             "frameworks": {"pytorch": {"ours_examples_per_s": {"median": 21.25}}}}
+    text = " ".join(compare.findings(records, bench=bench))
+    assert "CPU run of 2026-12-01" in text and "PyTorch 21.2" in text and "224×224, batch 128" in text
+    older = {"device": "cpu", "frameworks": {"pytorch": {"examples_per_s": 20.0}}}  # before the paired benchmark
+    text = " ".join(compare.findings(records, bench=older))
+    assert "older format (schema None" in text and "make bench" in text and "20.0" not in text
 
 
 def test_large_accuracy_gap_is_not_called_noise(tmp_path):
