@@ -62,17 +62,20 @@ class Reference:
     default: str = "default"
 
 
-def install_folder(environment: str) -> Path:
-    """`$XDG_CACHE_HOME/d2l-side-by-side/d2l-1.0.3-<environment>` (default `~/.cache`)."""
+def install_folder(environment: str, python_tag: str) -> Path:
+    """`$XDG_CACHE_HOME/d2l-side-by-side/d2l-1.0.3-<environment>-<python_tag>` (default `~/.cache`):
+    one folder per interpreter version, since pandas and pyarrow install compiled for one."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "d2l-side-by-side" / f"d2l-{VERSION}-{environment}"
+    return Path(base) / "d2l-side-by-side" / f"d2l-{VERSION}-{environment}-{python_tag}"
 
 
 def ensure_installed(framework) -> Path:
     """Install d2l and what it imports into the framework environment's cache folder, once."""
     python = framework.environment.python if framework.environment.key != frameworks.MAIN.key else Path(sys.executable)
     wanted = REQUIREMENTS[framework.environment.key]
-    folder = install_folder(framework.environment.key)
+    tag = subprocess.run([str(python), "-c", "import sys; print(sys.implementation.cache_tag)"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    folder = install_folder(framework.environment.key, tag)
     marker = folder / ".requirements"
     if marker.is_file() and marker.read_text() == "\n".join(wanted):
         return folder
