@@ -38,7 +38,8 @@ ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots and rendered pages the b
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """tests/artifacts/, created: where browser tests keep their screenshots (git-ignored)."""
+    """tests/artifacts/, created: where browser tests keep their screenshots (git-ignored, but for the
+    copies kept by hand in tests/artifacts/evidence/)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
 

@@ -22,7 +22,7 @@ measure() {  # label commit make-arguments...
     outcome="FAILED (last lines: $(tail -3 "$work/log" | tr '\n' ' '))"
   fi
   end=$(date +%s)
-  size=$(du -sh "$work/clone"/.venv* 2>/dev/null | awk '{printf "%s %s; ", $2, $1}' | sed "s|$work/clone/||g")
+  size=$(du -sh "$work/clone"/.venv* 2>/dev/null | awk '{printf "%s %s; ", $2, $1}' | sed "s|$work/clone/||g; s/; $//")
   printf '| %s | %s | %s | %d s | %s |\n' "$label" "$commit" "make setup $*" "$((end - begin))" "$outcome; $size"
   rm -rf "$work"
 }
