@@ -2,7 +2,7 @@
 # How long `make setup` takes in a fresh clone with empty package caches, so every wheel is fetched
 # and unpacked again: this commit with uv (the default) and with pip, and an older commit (default
 # 32a2b5a, the last one with a single pip-installed Python 3.11 environment) for "before".
-# Not part of CI: it downloads a few GB. Usage: tools/time_setup.sh [OLD_COMMIT] > benchmarks/setup-cpu.txt
+# Not part of CI: it downloads a few GB. Usage: tools/time_setup.sh [OLD_COMMIT] > benchmarks/setup-cpu.md
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 old=${1:-32a2b5a}
