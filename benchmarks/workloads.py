@@ -54,6 +54,15 @@ def _tf_xla(ns):
         ns[name] = tf.function(ns[name].python_function, jit_compile=True, reduce_retracing=True)
 
 
+def _jax_xla_conv(ns):
+    from flax import nnx
+    from jax import lax
+
+    for _, layer in ns["net"].iter_modules():
+        if isinstance(layer, nnx.Conv):
+            layer.conv_general_dilated = lax.conv_general_dilated  # nnx.jit retraces on the change
+
+
 def _mxnet_hybridize(**kwargs):
     def apply(ns):
         ns["net"].hybridize(**kwargs)
@@ -71,6 +80,8 @@ OPTIONS = {
         "no-onednn": ("environment: TF_ENABLE_ONEDNN_OPTS=0", {"TF_ENABLE_ONEDNN_OPTS": "0"}, None),
     },
     "jax": {
+        "xla-conv": ("model: XLA's own convolutions (nnx.Conv's default) instead of d2l.conv's matrix products",
+                     {}, _jax_xla_conv),
         "thunk-off": ("environment: XLA_FLAGS=--xla_cpu_use_thunk_runtime=false (XLA's older CPU runtime)",
                       {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}, None),
         "onednn": ("environment: XLA_FLAGS=--xla_cpu_use_onednn=true", {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},

@@ -9,6 +9,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from . import *
 from . import data as _data
@@ -63,6 +64,38 @@ class Batches(_data.BatchStream):
     def _take(self, indices):
         idx = jax.device_put(indices.astype(np.int32), self.device)
         return _prepare(self.images, self.labels, self.matrix, idx)
+
+
+def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
+         dimension_numbers=None, feature_group_count=1, precision=None, **options):
+    """`jax.lax.conv_general_dilated`, computed on the CPU as one matrix product over image patches.
+
+    Pass it to Flax as `nnx.Conv(..., conv_general_dilated=d2l.conv)`. XLA's CPU convolutions and
+    their gradients run at about a third of its matrix-product rate on AlexNet's layers, so on the
+    CPU an NHWC convolution becomes "im2col": the k×k shifted slices of the padded input side by
+    side (N·H'·W' rows of k·k·C_in values) times the HWIO kernel as a (k·k·C_in)×C_out matrix.
+    Its gradient is then slices, pads and matrix products too. On a GPU, and for dilated, grouped
+    or non-NHWC convolutions, this is XLA's own convolution.
+    """
+    nhwc = lax.conv_dimension_numbers(x.shape, kernel.shape, ("NHWC", "HWIO", "NHWC")) \
+        if x.ndim == 4 else None
+    undilated = all(d is None or tuple(d) == (1, 1) for d in (lhs_dilation, rhs_dilation))
+    if (has_gpu() or dimension_numbers != nhwc or not undilated or feature_group_count != 1
+            or any(value is not None for value in options.values())):
+        return lax.conv_general_dilated(
+            x, kernel, window_strides, padding, lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count, precision=precision, **options)
+    kh, kw, c_in, c_out = kernel.shape
+    if isinstance(padding, str):
+        padding = lax.padtype_to_pads(x.shape[1:3], (kh, kw), window_strides, padding)
+    x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
+    (sh, sw), (n, h, w, _) = window_strides, x.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    patches = jnp.concatenate([x[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+                               for i in range(kh) for j in range(kw)], axis=-1)
+    y = jnp.matmul(patches.reshape(-1, kh * kw * c_in), kernel.reshape(-1, c_out), precision=precision)
+    return y.reshape(n, oh, ow, c_out)
 
 
 def loaders(dataset, config, device):

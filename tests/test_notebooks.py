@@ -109,8 +109,9 @@ def structure(nb):
     for cell in nb.cells:
         if "injected-parameters" in cell.metadata.get("tags", []):
             continue
-        headings = [line for line in cell.source.splitlines() if line.startswith("#")]
+        headings = []  # a code cell's lines that start with "#" are comments, not headings
         if cell.cell_type == "markdown":
+            headings = [line for line in cell.source.splitlines() if line.startswith("#")]
             for fw in TRAINING:
                 headings = [h.replace(fw.name, "FW") for h in headings]
         rows.append((cell.cell_type, tuple(cell.metadata.get("tags", [])),

@@ -1,0 +1,62 @@
+"""`d2l_helpers.jax.conv`: XLA's convolution, computed on the CPU as a matrix product over patches."""
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+from jax import lax  # noqa: E402
+
+from d2l_helpers import jax as d2l  # noqa: E402
+
+NHWC = ("NHWC", "HWIO", "NHWC")
+# AlexNet's five convolutions at 76×76 (the preview), with a batch of 2, and a "SAME" string padding
+LAYERS = [((2, 76, 76, 1), (11, 11, 1, 96), (4, 4), "VALID"),
+          ((2, 8, 8, 96), (5, 5, 96, 256), (1, 1), ((2, 2), (2, 2))),
+          ((2, 3, 3, 256), (3, 3, 256, 384), (1, 1), ((1, 1), (1, 1))),
+          ((2, 7, 9, 3), (3, 2, 3, 5), (2, 1), "SAME")]
+
+
+def _inputs(x_shape, k_shape):
+    x = jax.random.normal(jax.random.key(0), x_shape)
+    k = jax.random.normal(jax.random.key(1), k_shape) / np.sqrt(np.prod(k_shape[:3]))
+    return x, k
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("x_shape, k_shape, strides, padding", LAYERS)
+def test_same_values_and_gradients_as_xla(x_shape, k_shape, strides, padding):
+    x, k = _inputs(x_shape, k_shape)
+    dims = lax.conv_dimension_numbers(x.shape, k.shape, NHWC)
+
+    def loss(conv):
+        return lambda x, k: (conv(x, k, strides, padding, dimension_numbers=dims) ** 2).sum()
+
+    ours = jax.jit(jax.value_and_grad(loss(d2l.conv), argnums=(0, 1)))
+    xla = jax.jit(jax.value_and_grad(loss(lax.conv_general_dilated), argnums=(0, 1)))
+    (value, grads), (value_xla, grads_xla) = ours(x, k), xla(x, k)
+    assert float(value) == pytest.approx(float(value_xla), rel=1e-5)
+    for g, g_xla in zip(grads, grads_xla):
+        assert g.shape == g_xla.shape
+        np.testing.assert_allclose(g, g_xla, rtol=1e-4, atol=1e-4 * float(np.abs(g_xla).max()))
+
+
+def _primitives(fn, *arrays):
+    return {str(eqn.primitive) for eqn in jax.make_jaxpr(fn)(*arrays).eqns}
+
+
+def test_cpu_path_is_a_matrix_product_and_the_rest_is_xla():
+    if d2l.has_gpu():
+        pytest.skip("on a GPU the helper is XLA's convolution throughout")
+    x, k = _inputs((2, 8, 8, 4), (3, 3, 4, 6))
+    nhwc = lax.conv_dimension_numbers(x.shape, k.shape, NHWC)
+    used = _primitives(lambda x, k: d2l.conv(x, k, (1, 1), "SAME", dimension_numbers=nhwc), x, k)
+    assert "dot_general" in used and "conv_general_dilated" not in used
+    # dilated, grouped and channels-first convolutions are left to XLA, with the same result
+    cases = [(x, k, dict(dimension_numbers=nhwc, rhs_dilation=(2, 2))),
+             (x, k[:, :, :2], dict(dimension_numbers=nhwc, feature_group_count=2)),
+             (x.transpose(0, 3, 1, 2), k.transpose(3, 2, 0, 1), dict(dimension_numbers=None))]
+    for inputs, kernel, kwargs in cases:
+        def ours(a, b, kwargs=kwargs):
+            return d2l.conv(a, b, (1, 1), "SAME", **kwargs)
+        assert "conv_general_dilated" in _primitives(ours, inputs, kernel)
+        np.testing.assert_array_equal(
+            ours(inputs, kernel), lax.conv_general_dilated(inputs, kernel, (1, 1), "SAME", **kwargs))
