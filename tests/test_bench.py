@@ -78,3 +78,22 @@ def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
     option = doc["frameworks"]["pytorch"]["options"]["channels_last"]
     assert option["speedup"] == pytest.approx(runs[0]["seconds"] / runs[1]["seconds"])
     assert 0 <= option["test_acc"] <= 1 and "channels_last" in output.with_suffix(".md").read_text()
+
+
+def test_jax_conv_times_both_convolutions_of_every_layer(tmp_path):
+    pytest.importorskip("jax")
+    output = tmp_path / "jax-conv.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.jax_conv", "--presets", "smoke", "--batch-size", "2",
+                           "--repeats", "2", "--matmul-size", "64", "--output", str(output)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads(output.read_text())
+    (setting,) = doc["settings"]
+    assert [row["kernel"][:2] for row in setting["layers"]] == [[11, 11], [5, 5], [3, 3], [3, 3], [3, 3]]
+    # the layer inputs follow the smoke preset's 68×68 maps: 68, then 7 after two poolings, then 3
+    assert [row["input"][1] for row in setting["layers"]] == [68, 7, 3, 3, 3]
+    forward_macs_convs = sum(row["gflop"] for row in setting["layers"]) * 1e9 / 6 / 2
+    assert forward_macs_convs == pytest.approx(MACS_68 - (256 * 4096 + 4096 * 4096 + 4096 * 10))
+    for row in setting["layers"]:
+        assert all(row["ms"][name]["n"] == 2 and row["ms"][name]["min"] > 0 for name in ("XLA", "d2l.conv"))
+    assert "| conv 11×11, 96, stride 4 |" in output.with_suffix(".md").read_text()

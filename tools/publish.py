@@ -148,7 +148,7 @@ require({waitSeconds: 15},
 """
 _OFFLINE_REVEAL = _EXTENDS + _NO_MERMAID + _NO_WIDGETS + _NO_MATHJAX + _DECK_CSS + _DECK_JS
 
-log = logging.getLogger("d2l_helpers.publish")
+log = logging.getLogger("tools.publish")
 
 
 class PublishError(RuntimeError):
@@ -404,7 +404,7 @@ def _configure_logging() -> None:
 
 def main(argv=None) -> int:
     """Execute the notebooks (unless --no-execute) and export them to offline HTML and slides."""
-    parser = argparse.ArgumentParser(prog="python -m d2l_helpers.publish", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.publish", description=main.__doc__)
     parser.add_argument("--preset", default="auto",
                         help="training preset, for notebooks with a 'parameters' cell "
                              "(default: auto)")

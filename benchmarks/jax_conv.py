@@ -1,0 +1,148 @@
+"""AlexNet's convolutions in JAX: XLA's own against `d2l.conv`'s matrix products over patches.
+
+Each of the five convolutions runs forward and backward (the gradients with respect to input and
+kernel, as a training step computes them) with `jax.lax.conv_general_dilated` and with
+`d2l_helpers.jax.conv`, the two alternating repeat after repeat, beside a square float32 matrix
+product in JAX: the rate XLA's own matrix products reach here. Writes
+benchmarks/jax-conv-{cpu,gpu}.json and .md.
+
+    python -m benchmarks.jax_conv            # the preview's and the reference's sizes
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+from jax import lax
+
+from d2l_helpers import architecture, config
+from d2l_helpers import jax as d2l
+
+from .report import machine_info
+from .timing import summary
+
+HERE = Path(__file__).parent
+IMPLEMENTATIONS = {"XLA": lax.conv_general_dilated, "d2l.conv": d2l.conv}
+SETTINGS = ("preview", "reference")
+
+
+def conv_layers(resize: int, batch: int) -> list:
+    """[(label, NHWC input shape, HWIO kernel shape, stride, padding)] of AlexNet's convolutions."""
+    side, channels, layers = resize, architecture.INPUT_CHANNELS, []
+    for layer in architecture.ALEXNET:
+        if layer.kind == "conv":
+            layers.append((layer.label, (batch, side, side, channels),
+                           (layer.kernel, layer.kernel, channels, layer.size), layer.stride, layer.padding))
+            channels = layer.size
+        if layer.kind in ("conv", "pool"):
+            side = architecture.feature_map_sizes(side, [layer])[0]
+    return layers
+
+
+def forward_and_backward(conv, x_shape, k_shape, stride, padding):
+    """A compiled function of (x, kernel, cotangent) giving the output and both gradients."""
+    dims = lax.conv_dimension_numbers(x_shape, k_shape, ("NHWC", "HWIO", "NHWC"))
+
+    def run(x, kernel, cotangent):
+        y, vjp = jax.vjp(lambda x, k: conv(x, k, (stride, stride), [(padding, padding)] * 2,
+                                           dimension_numbers=dims), x, kernel)
+        return y, vjp(cotangent)
+    return jax.jit(run)
+
+
+def seconds(fn, *args) -> float:
+    begin = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - begin
+
+
+def measure_layer(layer, repeats: int) -> dict:
+    label, x_shape, k_shape, stride, padding = layer
+    keys = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(keys[0], x_shape)
+    kernel = jax.random.normal(keys[1], k_shape) * 0.01
+    fns = {name: forward_and_backward(conv, x_shape, k_shape, stride, padding)
+           for name, conv in IMPLEMENTATIONS.items()}
+    dims = lax.conv_dimension_numbers(x_shape, k_shape, ("NHWC", "HWIO", "NHWC"))
+    out_shape = jax.eval_shape(lambda x, k: lax.conv_general_dilated(
+        x, k, (stride, stride), [(padding, padding)] * 2, dimension_numbers=dims), x, kernel).shape
+    cotangent = jax.random.normal(keys[2], out_shape)
+    times = {name: [] for name in fns}
+    for fn in fns.values():
+        seconds(fn, x, kernel, cotangent)  # compile
+    for r in range(repeats):
+        for name in (list(fns) if r % 2 == 0 else list(fns)[::-1]):  # alternate who goes first
+            times[name].append(seconds(fns[name], x, kernel, cotangent))
+    # a forward pass costs 2·MACs; each of the two gradients costs as much again
+    flops = 3 * 2 * out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * k_shape[0] * k_shape[1] * k_shape[2]
+    return {"layer": label, "input": list(x_shape), "kernel": list(k_shape), "gflop": flops / 1e9,
+            "ms": {name: summary([1e3 * t for t in ts]) for name, ts in times.items()},
+            "speed-up": summary([a / b for a, b in zip(times["XLA"], times["d2l.conv"])])}
+
+
+def matmul_rate(n: int, repeats: int) -> dict:
+    """GFLOP/s of an n×n float32 matrix product in JAX."""
+    a = jax.random.normal(jax.random.key(1), (n, n))
+    product = jax.jit(lambda a: a @ a)
+    seconds(product, a)
+    return summary([2 * n ** 3 / seconds(product, a) / 1e9 for _ in range(repeats)])
+
+
+def markdown(doc: dict) -> str:
+    m = doc["machine"]
+    lines = [f"# AlexNet's convolutions in JAX, {doc['device'].upper()} ({doc['timestamp']})", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores; JAX {doc['jax']}. Command: `{doc['command']}`. "
+             f"Forward and both gradients of each convolution, {doc['repeats']} alternating repeats, "
+             f"median (min–max). JAX's own {doc['matmul_size']}×{doc['matmul_size']} float32 matmul: "
+             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median).", ""]
+    for setting in doc["settings"]:
+        lines += [f"## {setting['preset']}: {setting['resize']}×{setting['resize']}, batch {setting['batch_size']}",
+                  "", "| layer | GFLOP | XLA, ms | d2l.conv, ms | speed-up | XLA, share of matmul | "
+                  "d2l.conv, share of matmul |", "|---|--:|--:|--:|--:|--:|--:|"]
+        for row in setting["layers"]:
+            xla, ours = row["ms"]["XLA"]["median"], row["ms"]["d2l.conv"]["median"]
+            share = [f"{100 * row['gflop'] / (t / 1e3) / doc['matmul_gflops']['median']:.0f}%" for t in (xla, ours)]
+            s = row["speed-up"]
+            lines.append(f"| {row['layer']} | {row['gflop']:.2f} | {xla:,.1f} | {ours:,.1f} | "
+                         f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f}) | {share[0]} | {share[1]} |")
+        total = {name: sum(r["ms"][name]["median"] for r in setting["layers"]) for name in IMPLEMENTATIONS}
+        lines += ["", f"All five: XLA {total['XLA']:,.0f} ms, d2l.conv {total['d2l.conv']:,.0f} ms "
+                  f"({total['XLA'] / total['d2l.conv']:.2f}×).", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.jax_conv", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", default=",".join(SETTINGS), help="default preview,reference")
+    parser.add_argument("--batch-size", type=int, help="instead of each preset's")
+    parser.add_argument("--repeats", type=int, default=5, help="default 5")
+    parser.add_argument("--matmul-size", type=int, default=2048, help="default 2048")
+    parser.add_argument("--output", type=Path, help="default benchmarks/jax-conv-cpu.json (or -gpu)")
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    device = "gpu" if d2l.has_gpu() else "cpu"
+    settings = []
+    for preset in args.presets.split(","):
+        values = config.PRESETS[preset]
+        batch = args.batch_size or values["batch_size"]
+        layers = [measure_layer(layer, args.repeats) for layer in conv_layers(values["resize"], batch)]
+        settings.append({"preset": preset, "resize": values["resize"], "batch_size": batch, "layers": layers})
+        print(f"{preset}: done", flush=True)
+    doc = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "device": device, "machine": machine_info(), "jax": jax.__version__, "repeats": args.repeats,
+           "command": "python -m benchmarks.jax_conv" + (f" {' '.join(argv)}" if argv else ""),
+           "matmul_size": args.matmul_size, "matmul_gflops": matmul_rate(args.matmul_size, args.repeats),
+           "settings": settings}
+    output = args.output or HERE / f"jax-conv-{device}.json"
+    output.write_text(json.dumps(doc, indent=1) + "\n")
+    output.with_suffix(".md").write_text(markdown(doc))
+    print(markdown(doc))
+
+
+if __name__ == "__main__":
+    main()
