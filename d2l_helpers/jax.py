@@ -70,12 +70,12 @@ def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=
          dimension_numbers=None, feature_group_count=1, precision=None, **options):
     """`jax.lax.conv_general_dilated`, computed on the CPU as one matrix product over image patches.
 
-    Pass it to Flax as `nnx.Conv(..., conv_general_dilated=d2l.conv)`. XLA's CPU convolutions and
-    their gradients run at about a third of its matrix-product rate on AlexNet's layers, so on the
-    CPU an NHWC convolution becomes "im2col": the k×k shifted slices of the padded input side by
-    side (N·H'·W' rows of k·k·C_in values) times the HWIO kernel as a (k·k·C_in)×C_out matrix.
-    Its gradient is then slices, pads and matrix products too. On a GPU, and for dilated, grouped
-    or non-NHWC convolutions, this is XLA's own convolution.
+    Pass it to Flax as `nnx.Conv(..., conv_general_dilated=d2l.conv)`. On the CPU, XLA's own
+    convolutions and their gradients reach a fraction of its matrix-product rate on AlexNet's layers
+    (benchmarks/jax-conv-cpu.md), so there an NHWC convolution becomes "im2col": the k×k shifted
+    slices of the padded input side by side (N·H'·W' rows of k·k·C_in values) times the HWIO kernel
+    as a (k·k·C_in)×C_out matrix. Its gradient is then slices, pads and matrix products too. On a
+    GPU, and for dilated, grouped or non-NHWC convolutions, this is XLA's own convolution.
     """
     nhwc = lax.conv_dimension_numbers(x.shape, kernel.shape, ("NHWC", "HWIO", "NHWC")) \
         if x.ndim == 4 else None
