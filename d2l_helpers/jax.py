@@ -86,9 +86,16 @@ def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=
             x, kernel, window_strides, padding, lhs_dilation=lhs_dilation,
             rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
             feature_group_count=feature_group_count, precision=precision, **options)
-    kh, kw, c_in, c_out = kernel.shape
     if isinstance(padding, str):
-        padding = lax.padtype_to_pads(x.shape[1:3], (kh, kw), window_strides, padding)
+        padding = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], window_strides, padding)
+    return _patch_conv(x, kernel, tuple(window_strides), tuple(map(tuple, padding)), precision)
+
+
+# Compiled as one program even when called outside a jit (Flax's shape inference, a layer applied
+# on its own): op by op, each of the k×k slices would be compiled and dispatched separately.
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _patch_conv(x, kernel, window_strides, padding, precision):
+    kh, kw, c_in, c_out = kernel.shape
     x = jnp.pad(x, ((0, 0), *padding, (0, 0)))
     (sh, sw), (n, h, w, _) = window_strides, x.shape
     oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1

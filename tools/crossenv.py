@@ -38,10 +38,12 @@ def interpreter(framework) -> tuple:
     return spec["argv"][0], spec.get("env", {})
 
 
-def run_worker(framework, module: str, spec: dict, timeout: float = 1800, env: dict | None = None) -> dict:
+def run_worker(framework, module: str, spec: dict, timeout: float = 1800, env: dict | None = None,
+               capture: bool = False) -> dict:
     """Run `python -m module --worker <spec>` in `framework`'s environment and return its result.
 
-    The worker's own output (progress, library logs) goes where this process's goes.
+    The worker's own output (progress, library logs) goes where this process's goes: as it comes,
+    or, with `capture` (for workers that run side by side), in one piece when the worker ends.
     """
     python, extra = interpreter(framework)
     with tempfile.TemporaryDirectory(prefix="d2l-worker-") as scratch:
@@ -50,14 +52,27 @@ def run_worker(framework, module: str, spec: dict, timeout: float = 1800, env: d
         environment = {**os.environ, "MPLBACKEND": "Agg", **extra, **(env or {})}
         # The worker must import the repository's packages (tools, benchmarks), wherever it runs.
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), environment.get("PYTHONPATH")]))
+        output = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) if capture else {}
         try:
-            proc = subprocess.run(command, cwd=REPO, env=environment, timeout=timeout)
+            proc = subprocess.run(command, cwd=REPO, env=environment, timeout=timeout, **output)
         except subprocess.TimeoutExpired as err:
+            if capture:
+                _show(framework, module, err.output)
             raise WorkerError(f"{framework.name}: {module} did not finish within {timeout:.0f} s") from err
+        if capture:
+            _show(framework, module, proc.stdout)
         if proc.returncode != 0 or not result.is_file():
             raise WorkerError(f"{framework.name}: {module} failed with exit code {proc.returncode} "
                               "(its log is above)")
         return json.loads(result.read_text())
+
+
+def _show(framework, module: str, output) -> None:
+    # One block per worker, rather than the lines of two workers interleaved.
+    if isinstance(output, bytes):
+        output = output.decode(errors="replace")
+    sys.stderr.write(f"--- {framework.name} ({module}) said:\n{output or ''}")
+    sys.stderr.flush()
 
 
 def finish_worker(spec: dict, result: dict) -> None:

@@ -3,8 +3,8 @@
 Each notebook is executed in place with papermill, then exported twice into
 slides/: `<name>.html` (a static, nbviewer-style page) and `<name>.slides.html`
 (a reveal.js deck that follows the notebook's RISE settings and carries its
-speaker notes); the deck is then printed to `<name>.pdf`, a handout with one
-page per slide (tools.handouts, headless Chromium). All work offline: the
+speaker notes); once every notebook is done, the decks are printed to `<name>.pdf`,
+handouts with one page per slide (tools.handouts, headless Chromium). All work offline: the
 script and style sheet URLs that nbconvert's templates take from CDNs point at
 slides/vendor/ instead (filled by slides/vendor/fetch.sh), and what cannot be
 vendored is left out; `export` refuses to write a page that would still load
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import logging
 import re
 import shutil
@@ -33,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 SLIDES_DIR = REPO / "slides"
 VENDOR = "vendor"
+HANDOUT_WORKERS = 2  # headless Chromiums printing side by side
 # Executed in this order: compare and overview read what the AlexNet notebooks record.
 NOTEBOOKS = tuple(Path(name).stem for name in
                   (*(fw.notebook for fw in frameworks.FRAMEWORKS), *frameworks.SUMMARY_NOTEBOOKS))
@@ -455,9 +457,7 @@ def main(argv=None) -> int:
                          ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
                 execute(path, parameters)
             pages = export(path, args.output_dir)
-            if not args.no_pdf:
-                pages.append(handouts.print_handout(args.output_dir / f"{name}.slides.html"))
-        except (PublishError, handouts.HandoutError) as err:
+        except PublishError as err:
             log.error("error: %s", err)
             return 1
         except PapermillExecutionError as err:
@@ -470,6 +470,17 @@ def main(argv=None) -> int:
     if not exported:
         log.error("error: no notebook to publish in %s", NOTEBOOK_DIR)
         return 1
+    if not args.no_pdf:
+        # After all the training, so that no notebook's timing shares the CPU with a browser.
+        decks = [page for page in exported if page.name.endswith(".slides.html")]
+        log.info("=== printing %d handouts, %d at a time", len(decks), HANDOUT_WORKERS)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(HANDOUT_WORKERS) as pool:
+                for pdf in pool.map(handouts.print_handout, decks):
+                    log.info("=== printed %s", pdf)
+        except handouts.HandoutError as err:
+            log.error("error: %s", err)
+            return 1
     return 0
 
 
