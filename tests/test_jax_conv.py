@@ -8,11 +8,14 @@ from jax import lax  # noqa: E402
 from d2l_helpers import jax as d2l  # noqa: E402
 
 NHWC = ("NHWC", "HWIO", "NHWC")
-# AlexNet's five convolutions at 76×76 (the preview), with a batch of 2, and a "SAME" string padding
+# AlexNet's convolutions at 76×76 (the preview) and its first at 224×224, with small batches; strided
+# ones whose blocks overhang the input ("SAME") or leave rows of it unread (stride 3 over 13 rows)
 LAYERS = [((2, 76, 76, 1), (11, 11, 1, 96), (4, 4), "VALID"),
+          ((1, 224, 224, 1), (11, 11, 1, 96), (4, 4), ((1, 1), (1, 1))),
           ((2, 8, 8, 96), (5, 5, 96, 256), (1, 1), ((2, 2), (2, 2))),
           ((2, 3, 3, 256), (3, 3, 256, 384), (1, 1), ((1, 1), (1, 1))),
-          ((2, 7, 9, 3), (3, 2, 3, 5), (2, 1), "SAME")]
+          ((2, 7, 9, 3), (3, 2, 3, 5), (2, 1), "SAME"),
+          ((2, 13, 14, 2), (3, 3, 2, 4), (3, 2), "VALID")]
 
 
 def _inputs(x_shape, k_shape):
