@@ -50,6 +50,18 @@ MXNET_ENV = Environment(
     library_path=True)
 ENVIRONMENTS = {env.key: env for env in (MAIN, MXNET_ENV)}
 
+# Variables every kernel of the project starts with (make setup writes them into each kernel spec),
+# and so every parity and benchmark worker too. A training step allocates and frees activations of
+# tens to hundreds of MB. By default glibc hands each such block back to the OS when it is freed and
+# maps it afresh at the next step, where every 4 KiB page faults and is zeroed again, and on a
+# virtual machine that returns freed memory to its host, a step after a pause pays for more still.
+# These tunables keep freed memory in the process for the next step instead (one arena, no mmap, no
+# trimming) and back it with 2 MiB pages; the cost is that a kernel keeps the peak memory of its
+# largest step until it ends, as PyTorch's GPU allocator does. Measured: README, "Benchmark".
+# glibc before 2.35 ignores the hugetlb part; other C libraries ignore the variable.
+KERNEL_ENV = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:"
+                                "glibc.malloc.trim_threshold=68719476736:glibc.malloc.hugetlb=1"}
+
 
 @dataclass(frozen=True)
 class Framework:

@@ -30,7 +30,7 @@ def interpreter(framework) -> tuple:
     """(python executable, extra environment variables) of `framework`'s environment."""
     env = framework.environment
     if env.key == frameworks.MAIN.key:
-        return sys.executable, {}
+        return sys.executable, dict(frameworks.KERNEL_ENV)
     problem = frameworks.problem(framework)
     if problem:
         raise WorkerError(problem)

@@ -206,9 +206,10 @@ def write_kernel(env, version: str) -> Path:
     spec = {"argv": [str(env.python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": env.display_name.format(python=version),
             "language": "python", "metadata": {"debugger": True}}
+    spec["env"] = dict(registry.KERNEL_ENV)
     libraries = library_path(env) if env.library_path else ""
     if libraries:
-        spec["env"] = {"LD_LIBRARY_PATH": libraries}
+        spec["env"]["LD_LIBRARY_PATH"] = libraries
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
     return folder
 
