@@ -7,8 +7,9 @@
   `Trainer.fit_epoch` — at d2l's default loader-worker count and at the count that was
   fastest here — in alternating windows: ours, d2l, d2l, ours, ours, d2l, ... (the order
   flips every pair, so a slow drift of the machine's speed favours neither side);
-* between the pairs, a large float32 matmul: the device's reachable rate, measured again
-  each time, so that each window is compared with the machine's state at that moment.
+* between the pairs, a large float32 matmul in each framework of the main environment: the
+  fastest of them is the device's reachable rate, measured again each time, so that each
+  window is compared with the machine's state at that moment.
 
 Each pair gives a ratio (ours ÷ d2l) and a share of the matmul rate; the report gives
 their medians with the minimum and maximum. Every workload runs in a long-lived worker
@@ -36,7 +37,7 @@ from .workloads import OPTIONS, Worker, option_env, option_parts, rate
 
 HERE = Path(__file__).resolve().parent
 DEFAULTS = dict(pairs=5, steps=2, warmup=2, resize=224, batch_size=128, eval_batches=2,
-                matmul_size=4096, matmul_products=8)
+                matmul_size=4096, matmul_products=4)
 # --quick: a tiny run that proves every part works (the tests use it), not a measurement.
 QUICK = dict(pairs=2, steps=1, warmup=2, resize=68, batch_size=16, eval_batches=1,
              matmul_size=512, matmul_products=3)
@@ -61,16 +62,28 @@ def resolve_settings(args) -> dict:
     return settings
 
 
-def measure_framework(fw, settings: dict, matmul: Worker, with_d2l: bool, option: str | None) -> dict:
-    """The paired measurement of one framework (see the module docstring)."""
+def _notebook_worker(fw, settings: dict, option: str | None) -> Worker:
+    spec = {"kind": "notebook", "framework": fw.key, "settings": settings, "option": option,
+            "env": option_env(fw.key, option)}
+    return Worker(fw, spec, f"{fw.name}: notebook" + (f" + {option}" if option else ""))
+
+
+def measure_framework(fw, settings: dict, matmul: Worker, with_d2l: bool, option: str | None,
+                      beside: bool = False) -> dict:
+    """The paired measurement of one framework (see the module docstring). With `beside`, the
+    option is one more side of each pair, next to the notebook as it is, instead of replacing it."""
     flops = training_flops(settings["resize"])
-    spec = {"framework": fw.key, "settings": settings, "option": option, "env": option_env(fw.key, option)}
-    ours = Worker(fw, {"kind": "notebook", **spec}, f"{fw.name}: notebook" + (f" + {option}" if option else ""))
+    ours = _notebook_worker(fw, settings, None if beside else option)
     workers = [ours]
     try:
         ours_warmup = ours.ask(window=settings["warmup"])
-        result = {**ours.info, "option": option, "warmup_s": ours_warmup["seconds"]}
+        result = {**ours.info, "option": None if beside else option, "warmup_s": ours_warmup["seconds"]}
         sides = {"ours": (ours, None)}
+        if beside and option:
+            other = _notebook_worker(fw, settings, option)
+            workers.append(other)
+            other.ask(window=settings["warmup"])
+            sides[f"ours + {option}"] = (other, None)
         if with_d2l:
             ref = Worker(fw, {"kind": "reference", "framework": fw.key, "settings": settings,
                               "d2l_dir": str(reference.ensure_installed(fw))}, f"{fw.name}: d2l {reference.VERSION}")
@@ -89,8 +102,11 @@ def measure_framework(fw, settings: dict, matmul: Worker, with_d2l: bool, option
         for i in range(settings["pairs"]):
             order = list(sides) if i % 2 == 0 else list(reversed(sides))
             windows = {name: sides[name][0].ask(window=settings["steps"], loader=sides[name][1]) for name in order}
-            products = matmul.ask(window=settings["matmul_products"])
-            pair = {"order": order, "windows": windows, "matmul_gflops": rate(products) / 1e3}
+            libraries = matmul.info["libraries"] if i % 2 == 0 else matmul.info["libraries"][::-1]
+            by_library = {name: rate(matmul.ask(window=settings["matmul_products"], loader=name)) / 1e3
+                          for name in libraries}
+            pair = {"order": order, "windows": windows, "matmul_by_library": by_library,
+                    "matmul_gflops": max(by_library.values())}
             pair["ours_gflops"] = rate(windows["ours"]) * flops / 1e9
             pair["share_of_matmul"] = pair["ours_gflops"] / pair["matmul_gflops"]
             for name in sides:
@@ -98,10 +114,13 @@ def measure_framework(fw, settings: dict, matmul: Worker, with_d2l: bool, option
                     pair[f"ratio to {name}"] = rate(windows["ours"]) / rate(windows[name])
             pairs.append(pair)
             print(f"    pair {i + 1}: " + ", ".join(f"{n} {rate(w):.1f} ex/s" for n, w in windows.items())
-                  + f", matmul {pair['matmul_gflops']:.0f} GFLOP/s", file=sys.stderr, flush=True)
+                  + ", matmul " + ", ".join(f"{n} {r:.0f}" for n, r in by_library.items()) + " GFLOP/s",
+                  file=sys.stderr, flush=True)
         result["pairs"] = pairs
         result["ours_examples_per_s"] = summary([rate(p["windows"]["ours"]) for p in pairs])
         result["share_of_matmul"] = summary([p["share_of_matmul"] for p in pairs])
+        result["matmul_gflops"] = {name: summary([p["matmul_by_library"][name] for p in pairs])
+                                   for name in matmul.info["libraries"]}
         for name in sides:
             if name != "ours":
                 result[f"{name} examples_per_s"] = summary([rate(p["windows"][name]) for p in pairs])
@@ -134,7 +153,7 @@ def run(args) -> dict:
                 skipped[key] = problem
                 print(f"--- skipping {fw.name}: {problem}", file=sys.stderr)
                 continue
-            results[key] = measure_framework(fw, settings, matmul, not args.no_d2l, options.get(key))
+            results[key] = measure_framework(fw, settings, matmul, not args.no_d2l, options.get(key), args.beside)
     finally:
         matmul.close()
     gpu = matmul.info["device"] != "CPU" or any(r["device"] != "CPU" for r in results.values())
@@ -145,10 +164,12 @@ def run(args) -> dict:
         "command": " ".join(["python -m benchmarks.bench", *(args.argv or [])]),
         "minutes": (time.perf_counter() - begin) / 60,
         "machine": {**machine_info(), "gpu": matmul.info["device"] if matmul.info["device"] != "CPU" else None},
-        "settings": {**settings, "quick": args.quick, "d2l_reference": not args.no_d2l, "options": options},
+        "settings": {**settings, "quick": args.quick, "d2l_reference": not args.no_d2l, "options": options,
+                     "beside": args.beside},
         "model": {"forward_macs_per_example": forward_macs(settings["resize"]),
                   "training_flops_per_example": training_flops(settings["resize"]),
-                  "convention": "conv and dense layers only; 2 FLOPs per MAC; training = 3 × forward"},
+                  "convention": ("conv and dense layers only; 2 FLOPs per MAC; training = 3 × forward, "
+                                 "less the first layer's input gradient")},
         "matmul": matmul.info,
         "frameworks": results,
         "skipped": skipped,
@@ -164,6 +185,8 @@ def parse_args(argv=None):
                         + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
     parser.add_argument("--options", help="measure the notebook with options instead of as it is: comma-separated "
                         "framework:option[+option] from " + ", ".join(f"{k}:{o}" for k in OPTIONS for o in OPTIONS[k]))
+    parser.add_argument("--beside", action="store_true", help="with --options: time each option as one more side "
+                        "of every pair, beside the notebook as it is (ratio: as it is ÷ with the option)")
     parser.add_argument("--no-d2l", action="store_true", help="skip the d2l 1.0.3 reference")
     parser.add_argument("--output", type=Path, help="results JSON (default benchmarks/results-cpu.json or -gpu.json); "
                         "the markdown goes beside it with the suffix .md")

@@ -22,8 +22,8 @@ from d2l_helpers import frameworks
 from tools.cells import NOTEBOOKS, run_tagged
 from tools.crossenv import WorkerError, finish_worker, run_worker
 
-from .report import machine_info
-from .timing import BenchmarkError
+from .report import machine_info, spread
+from .timing import BenchmarkError, summary
 from .workloads import OPTIONS, option_env, option_parts
 
 HERE = Path(__file__).resolve().parent
@@ -49,30 +49,40 @@ def worker(spec: dict) -> None:
                          "version": record.framework_version})
 
 
-def measure(key: str, overrides: dict, scratch: str, chosen=None) -> dict:
-    """The runs of one framework: as it is before each option (of `chosen`, else all), then the option."""
+def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int = 1) -> dict:
+    """The runs of one framework: for each option (of `chosen`, else all), `repeats` pairs of the
+    notebook as it is and with the option, the order swapped from pair to pair (as it is first)."""
     fw = frameworks.get(key)
     runs = []
     for option in chosen or OPTIONS[key]:
-        for variant in (None, option):
-            label = f"{fw.name} preview" + (f" + {variant}" if variant else "")
-            print(f"--- {label}", file=sys.stderr, flush=True)
-            spec = {"framework": key, "option": variant, "results_dir": scratch, "overrides": overrides}
-            try:
-                result = run_worker(fw, "benchmarks.options", spec, env=option_env(key, variant))
-            except WorkerError as err:  # one option failing says so in the report; the others still run
-                result = {"failed": str(err), "version": None, "device": None}
-            runs.append({"option": variant, **result})
-            print(f"    {result.get('seconds', float('nan')):.0f} s, test accuracy "
-                  f"{result.get('test_acc', float('nan')):.3f}", file=sys.stderr)
+        for i in range(repeats):
+            for variant in (None, option) if i % 2 == 0 else (option, None):
+                label = f"{fw.name} preview" + (f" + {variant}" if variant else "")
+                print(f"--- {label}", file=sys.stderr, flush=True)
+                spec = {"framework": key, "option": variant, "results_dir": scratch, "overrides": overrides}
+                try:
+                    result = run_worker(fw, "benchmarks.options", spec, env=option_env(key, variant))
+                except WorkerError as err:  # one option failing says so in the report; the others still run
+                    result = {"failed": str(err), "version": None, "device": None}
+                runs.append({"option": variant, "for": option, "pair": i, **result})
+                print(f"    {result.get('seconds', float('nan')):.0f} s, test accuracy "
+                      f"{result.get('test_acc', float('nan')):.3f}", file=sys.stderr)
     options = {}
-    for i in range(0, len(runs), 2):
-        baseline, run = runs[i], runs[i + 1]
-        failed = baseline.get("failed") or run.get("failed")
-        options[run["option"]] = {"change": OPTIONS[key][run["option"]][0], "failed": failed} if failed else {
-            "change": OPTIONS[key][run["option"]][0], "seconds": run["seconds"],
-            "baseline_seconds": baseline["seconds"], "speedup": baseline["seconds"] / run["seconds"],
-            "test_acc": run["test_acc"], "baseline_test_acc": baseline["test_acc"]}
+    for option in chosen or OPTIONS[key]:
+        mine = [r for r in runs if r["for"] == option]
+        change = OPTIONS[key][option][0]
+        failed = next((r["failed"] for r in mine if r.get("failed")), None)
+        if failed:
+            options[option] = {"change": change, "failed": failed}
+            continue
+        pairs = [[r for r in mine if r["pair"] == i] for i in range(repeats)]
+        with_it = [next(r for r in pair if r["option"]) for pair in pairs]
+        as_is = [next(r for r in pair if not r["option"]) for pair in pairs]
+        options[option] = {
+            "change": change, "seconds": summary([r["seconds"] for r in with_it]),
+            "baseline_seconds": summary([r["seconds"] for r in as_is]),
+            "speedup": summary([b["seconds"] / r["seconds"] for b, r in zip(as_is, with_it)]),
+            "test_acc": with_it[0]["test_acc"], "baseline_test_acc": as_is[0]["test_acc"]}
     done = next((r for r in runs if "version" in r and r["version"]), {})
     return {"version": done.get("version"), "device": done.get("device"), "runs": runs, "options": options}
 
@@ -83,6 +93,8 @@ def markdown(doc: dict) -> str:
              "preview (setup to the end of the epoch's evaluation) with the option, and the run as the notebook "
              f"is just before it, each in a fresh process. Command: `{doc['command']}` "
              f"({doc['minutes']:.0f} min).", "",
+             f"{doc['repeats']} pair(s) per option, the order swapped from pair to pair; figures: median "
+             "(min–max) over the pairs.", "",
              "| framework | option | change | as it is, s | with it, s | speed-up | test acc (as it is → with it) |",
              "|---|---|---|--:|--:|--:|--:|"]
     for key, result in doc["frameworks"].items():
@@ -91,8 +103,8 @@ def markdown(doc: dict) -> str:
                 lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | failed: {o['failed']} "
                              "| | | |")
                 continue
-            lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | {o['baseline_seconds']:.0f} "
-                         f"| {o['seconds']:.0f} | {o['speedup']:.2f}× | {o['baseline_test_acc']:.3f} → "
+            lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | {spread(o['baseline_seconds'])} "
+                         f"| {spread(o['seconds'])} | {spread(o['speedup'], 2, '×')} | {o['baseline_test_acc']:.3f} → "
                          f"{o['test_acc']:.3f} |")
     return "\n".join(lines) + "\n"
 
@@ -101,10 +113,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.options", description=__doc__.split("\n\n")[0])
     parser.add_argument("--frameworks", help=f"comma-separated subset of {','.join(frameworks.KEYS)}")
     parser.add_argument("--options", help="only these, as framework:option,... (default: every option)")
+    parser.add_argument("--repeats", type=int, default=1, help="pairs per option (default 1)")
     parser.add_argument("--train-limit", type=int, help="fewer training images than the preview's (tests)")
     parser.add_argument("--output", type=Path, help="default benchmarks/options-cpu.json (or -gpu)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.worker:
         worker(json.loads(args.worker))
         return 0
@@ -120,7 +135,7 @@ def main(argv=None) -> int:
     begin = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="d2l-options-") as scratch:
-            results = {key: measure(key, overrides, scratch, chosen.get(key)) for key in keys}
+            results = {key: measure(key, overrides, scratch, chosen.get(key), args.repeats) for key in keys}
     except (WorkerError, KeyError, BenchmarkError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -128,7 +143,7 @@ def main(argv=None) -> int:
     doc = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": device,
            "command": " ".join(["python -m benchmarks.options", *(sys.argv[1:] if argv is None else argv)]),
            "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info(),
-           "overrides": overrides, "frameworks": results}
+           "overrides": overrides, "repeats": args.repeats, "frameworks": results}
     output = args.output or HERE / f"options-{device}.json"
     output.write_text(json.dumps(doc, indent=1) + "\n")
     output.with_suffix(".md").write_text(markdown(doc))

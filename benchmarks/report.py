@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from pathlib import Path
 
 from d2l_helpers import frameworks
@@ -28,29 +29,30 @@ def machine_info() -> dict:
             "kernel": platform.release(), "python": platform.python_version()}
 
 
-def _spread(s: dict, digits: int = 1, unit: str = "") -> str:
+def spread(s: dict, digits: int = 1, unit: str = "") -> str:
+    """A summary (benchmarks.timing.summary) as "median (min–max)"."""
     return f"{s['median']:,.{digits}f}{unit} ({s['min']:,.{digits}f}–{s['max']:,.{digits}f})"
 
 
 def _ratio(s: dict | None) -> str:
-    return _spread(s, 2, "×") if s else "–"
+    return spread(s, 2, "×") if s else "–"
 
 
 def _row(key: str, r: dict) -> list:
     d2l = r.get("d2l")
     cells = [frameworks.get(key).name + (f" + {r['option']}" if r.get("option") else ""), r["version"],
-             _spread(r["ours_examples_per_s"])]
+             spread(r["ours_examples_per_s"])]
     if not d2l:
         cells += ["–"] * 4
     else:
-        cells += [f"{_spread(r['d2l default examples_per_s'])} [{d2l['default_loader']}]",
+        cells += [f"{spread(r['d2l default examples_per_s'])} [{d2l['default_loader']}]",
                   _ratio(r["ratio to d2l default"])]
         if "ratio to d2l best" in r:
-            cells += [f"{_spread(r['d2l best examples_per_s'])} [{d2l['best_loader']}]", _ratio(r["ratio to d2l best"])]
+            cells += [f"{spread(r['d2l best examples_per_s'])} [{d2l['best_loader']}]", _ratio(r["ratio to d2l best"])]
         else:
             cells += ["the default", "the same"]
     share = {k: 100 * v for k, v in r["share_of_matmul"].items() if k != "n"}
-    return cells + [_spread(share, 0, "%"), f"{r['eval_examples_per_s']:,.1f}"]
+    return cells + [spread(share, 0, "%"), f"{r['eval_examples_per_s']:,.1f}"]
 
 
 def markdown(doc: dict) -> str:
@@ -63,7 +65,8 @@ def markdown(doc: dict) -> str:
         + (f", GPU {m['gpu']}" if m["gpu"] else "") + f"; {m['os']}; Python {m['python']}.",
         f"Settings: batch {s['batch_size']}, {s['resize']}×{s['resize']} inputs; {s['warmup']} warm-up steps, then "
         f"{s['pairs']} pairs of windows of {s['steps']} steps (ours and d2l's, in alternating order), a "
-        f"{doc['matmul']['size']}×{doc['matmul']['size']} float32 matmul measured after each pair. Figures: "
+        f"{doc['matmul']['size']}×{doc['matmul']['size']} float32 matmul in each of "
+        f"{', '.join(doc['matmul']['libraries'])} measured after each pair. Figures: "
         "median (min–max) over the pairs." + (" Quick mode: not a measurement." if s["quick"] else ""),
         f"Command: `{doc['command']}` ({doc['minutes']:.0f} min).",
         "",
@@ -75,6 +78,18 @@ def markdown(doc: dict) -> str:
         lines.append("| " + " | ".join(_row(key, r)) + " |")
     for key, why in doc.get("skipped", {}).items():
         lines.append(f"| {frameworks.get(key).name} | – | skipped: {why} | | | | | | |")
+    for key, r in doc["frameworks"].items():
+        for name in [n for n in r if n.startswith("ratio to ours + ")]:
+            side = name.removeprefix("ratio to ")
+            lines += ["", f"{frameworks.get(key).name}, in the same pairs, {side}: "
+                      f"{spread(r[f'{side} examples_per_s'])} ex/s; as it is ÷ with the option: {_ratio(r[name])}."]
+    rates = {name: statistics.median(p["matmul_by_library"][name] for r in doc["frameworks"].values()
+                                     for p in r["pairs"]) for name in doc["matmul"]["libraries"]}
+    if doc["frameworks"]:
+        lines += ["", "Matmul rate, median over all pairs: " + ", ".join(
+            f"{name} {rate:,.0f} GFLOP/s" for name, rate in rates.items())
+            + ". Each share of matmul is taken against the fastest of them in the same pair."
+            + "".join(f" {name} left out: {why}." for name, why in doc["matmul"].get("missing", {}).items())]
     workers = ", ".join(map(str, WORKER_COUNTS))
     flops = doc["model"]["training_flops_per_example"] / 1e9
     lines += ["", "Timed: wall clock from fetching a window's first batch until the device has finished its "
@@ -83,5 +98,5 @@ def markdown(doc: dict) -> str:
               "momentum and weight decay). 'd2l best' is the loader-worker count that was fastest in a search "
               f"over {workers} workers in the same run (PyTorch and MXNet; TensorFlow and JAX load with "
               f"tf.data). Share of matmul: ours in GFLOP/s ({flops:.2f} GFLOP per example, "
-              f"{doc['model']['convention']}) over the matmul's rate in the same pair."]
+              f"{doc['model']['convention']}) over the fastest matmul's rate in the same pair."]
     return "\n".join(lines) + "\n"

@@ -32,13 +32,19 @@ NOTEBOOK_TAGS = ("setup", "data", "model", "train-step")
 
 # --- options of the notebooks' code, measured against the notebook as it is ----------------------
 
-def _torch_channels_last(ns):
+def _torch_channels_first(ns):
     import torch
 
-    # Converting the weights is enough: convolutions follow the weights' layout, and a one-channel
-    # input batch is already channels-last in memory. Module.to() swaps parameter data in place, so
-    # the optimiser keeps working.
-    ns["net"].to(memory_format=torch.channels_last)
+    # Module.to() swaps parameter data in place, so the optimiser keeps working; convolutions
+    # follow their weights' layout (a one-channel input batch is either layout in memory).
+    ns["net"].to(memory_format=torch.contiguous_format)
+
+
+def _torch_unfused(ns):
+    import torch
+
+    old = ns["optimizer"]  # train_step looks `optimizer` up at each call
+    ns["optimizer"] = torch.optim.SGD(ns["net"].parameters(), **{**old.defaults, "fused": None})
 
 
 def _torch_compile(ns):
@@ -72,7 +78,10 @@ def _mxnet_hybridize(**kwargs):
 # {framework key: {option: (what it changes, environment variables, change to the namespace)}}
 OPTIONS = {
     "pytorch": {
-        "channels_last": ("model: net.to(memory_format=torch.channels_last)", {}, _torch_channels_last),
+        "channels-first": ("model: without channels-last memory (net.to(memory_format=torch.contiguous_format))",
+                           {}, _torch_channels_first),
+        "unfused": ("train-step: SGD's default update instead of fused=True (one kernel per weight tensor)", {},
+                    _torch_unfused),
         "compile": ("model: net = torch.compile(net)", {}, _torch_compile),
     },
     "tensorflow": {
@@ -93,6 +102,12 @@ OPTIONS = {
         "imperative": ("model: no hybridize (eager Gluon)", {}, _mxnet_hybridize(active=False)),
     },
 }
+
+
+# The same for every framework: the kernels' memory settings (frameworks.KERNEL_ENV) left out.
+for _options in OPTIONS.values():
+    _options["glibc-defaults"] = ("environment: GLIBC_TUNABLES empty (glibc's default malloc: large blocks "
+                                  "go back to the OS when freed)", {"GLIBC_TUNABLES": ""}, None)
 
 
 def option_parts(key: str, option: str | None) -> list:
@@ -185,17 +200,46 @@ def reference(spec: dict) -> Workload:
     return Workload(built.loaders, built.train, built.sync, info)
 
 
-def matmul(spec: dict) -> Workload:
-    """An n×n float32 matmul in PyTorch (on the GPU if there is one): the device's reachable rate."""
-    import torch
+def _product(key: str, n: int):
+    """One n×n float32 matmul in framework `key`'s library, returning once it is done."""
+    if key == "pytorch":
+        import torch
 
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda:0" if cuda else "cpu")
+        device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        return lambda: (a @ b, sync())
+    if key == "tensorflow":
+        import tensorflow as tf
+
+        a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+        product = tf.function(tf.linalg.matmul)
+        return lambda: (product(a, b), tf.test.experimental.sync_devices())
+    if key == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        a, b = jax.random.normal(jax.random.key(0), (2, n, n))
+        product = jax.jit(jnp.matmul)
+        return lambda: product(a, b).block_until_ready()
+    raise KeyError(key)
+
+
+def matmul(spec: dict) -> Workload:
+    """An n×n float32 matmul in each framework of the main environment, on the GPU if there is one:
+    the fastest is the device's reachable rate (the libraries behind them differ by 2× on some
+    CPUs). One "loader" per framework; one that fails to import is left out, with the reason."""
     n = spec["settings"]["matmul_size"]
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    a @ b  # the first call loads kernels and libraries
-    sync()
+    products, missing = {}, {}
+    for fw in frameworks.FRAMEWORKS:
+        if fw.environment is not frameworks.MAIN:
+            continue
+        try:
+            products[fw.name] = _product(fw.key, n)
+        except ImportError as err:
+            missing[fw.name] = str(err)
+            continue
+        products[fw.name]()  # the first call compiles, loads kernels and libraries
 
     class Work:  # stands in for a batch's labels: its "size" is the product's MFLOP
         shape = (2 * n ** 3 // 10 ** 6,)
@@ -203,17 +247,23 @@ def matmul(spec: dict) -> Workload:
     class Products:
         """Stands in for a loader: each batch is one product, whose 'examples' are its 2n³/10⁶ MFLOP."""
 
+        def __init__(self, product):
+            self.product = product
+
         def __iter__(self):
             while True:
-                yield (None, Work)
+                yield (self.product, Work)
 
     def train(batches):
-        for _ in batches:
-            a @ b
+        for product, _ in batches:
+            product()
 
-    info = {"size": n, "threads": torch.get_num_threads(),
-            "device": torch.cuda.get_device_name(device) if cuda else "CPU", "version": torch.__version__}
-    return Workload({"default": Products()}, train, sync, info)
+    import torch
+
+    cuda = torch.cuda.is_available()
+    info = {"size": n, "libraries": list(products), "missing": missing, "threads": torch.get_num_threads(),
+            "device": torch.cuda.get_device_name(0) if cuda else "CPU"}
+    return Workload({name: Products(product) for name, product in products.items()}, train, lambda: None, info)
 
 
 BUILD = {"notebook": notebook, "reference": reference, "matmul": matmul}

@@ -107,23 +107,30 @@ def parameter_count(resize: int, layers=ALEXNET) -> int:
     return total
 
 
-def forward_macs(resize: int, layers=ALEXNET) -> int:
-    """Multiply-accumulates of one example's forward pass through the conv and dense layers.
+def layer_macs(resize: int, layers=ALEXNET) -> list[int]:
+    """Multiply-accumulates of one example's forward pass through each conv and dense layer, in order.
 
     Pooling, ReLU, dropout and bias additions are left out: together they are well
     under 1% of the total.
     """
-    total, inputs = 0, (INPUT_CHANNELS, resize, resize)
+    macs, inputs = [], (INPUT_CHANNELS, resize, resize)
     for layer, shape in zip(layers, output_shapes(resize, layers)):
         if layer.kind == "conv":
-            total += math.prod(shape) * inputs[0] * layer.kernel ** 2
+            macs.append(math.prod(shape) * inputs[0] * layer.kernel ** 2)
         elif layer.kind == "dense":
-            total += math.prod(inputs) * layer.size
+            macs.append(math.prod(inputs) * layer.size)
         inputs = shape
-    return total
+    return macs
+
+
+def forward_macs(resize: int, layers=ALEXNET) -> int:
+    """Multiply-accumulates of one example's forward pass through the conv and dense layers."""
+    return sum(layer_macs(resize, layers))
 
 
 def training_flops(resize: int, layers=ALEXNET) -> int:
-    """FLOPs of one example's training step: 2 per multiply-accumulate, and the backward pass
-    costs twice the forward (gradients of activations and of weights), so 3 × 2 × MACs."""
-    return 6 * forward_macs(resize, layers)
+    """FLOPs of one example's training step, 2 per multiply-accumulate: the forward pass, the
+    gradient of each layer's weights (as many MACs again) and of its input (likewise), but the
+    first layer's: nothing needs the gradient of the images. So 6 × MACs, less 2 × the first layer's."""
+    macs = layer_macs(resize, layers)
+    return 6 * sum(macs) - 2 * macs[0]

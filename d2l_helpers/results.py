@@ -12,7 +12,7 @@ from pathlib import Path
 from . import frameworks
 
 SCHEMA = 2
-BENCH_SCHEMA = 2  # benchmarks/results-*.json: paired windows, medians with min-max per framework
+BENCH_SCHEMA = 3  # benchmarks/results-*.json: paired windows, medians with min-max, each library's matmul
 EPOCH_KEYS = ("epoch", "train_loss", "train_acc", "test_acc", "seconds", "examples_per_sec")
 # One row every `log_every` steps: the step count so far and the mean loss and accuracy over
 # the examples of those steps (not over the whole epoch), so that curves show the present.

@@ -33,7 +33,8 @@ def test_quick_paired_run_writes_a_complete_report(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = json.loads(output.read_text())
     assert doc["settings"]["quick"] and doc["settings"]["d2l_reference"] and doc["settings"]["pairs"] == 2
-    assert doc["model"]["training_flops_per_example"] == 6 * MACS_68
+    # the images need no gradient: the first layer's input gradient is not counted
+    assert doc["model"]["training_flops_per_example"] == 6 * MACS_68 - 2 * 96 * 15 * 15 * 1 * 11 * 11
     assert doc["command"].startswith("python -m benchmarks.bench --quick")
     result = doc["frameworks"]["pytorch"]
     assert len(result["pairs"]) == 2
@@ -47,12 +48,18 @@ def test_quick_paired_run_writes_a_complete_report(tmp_path):
         default = pair["windows"]["d2l default"]
         assert pair["ratio to d2l default"] == pytest.approx(
             (ours["examples"] / ours["seconds"]) / (default["examples"] / default["seconds"]))
-        assert pair["matmul_gflops"] > 0 and 0 < pair["share_of_matmul"]
+        # the reference is the fastest of the main environment's matmuls, each measured every pair
+        assert set(pair["matmul_by_library"]) == set(doc["matmul"]["libraries"]) >= {"PyTorch", "JAX"}
+        assert pair["matmul_gflops"] == max(pair["matmul_by_library"].values()) > 0
+        assert pair["share_of_matmul"] == pytest.approx(
+            ours["examples"] / ours["seconds"] * doc["model"]["training_flops_per_example"] / 1e9
+            / pair["matmul_gflops"])
     for key in ("ours_examples_per_s", "ratio to d2l default", "share_of_matmul"):
         s = result[key]
         assert s["n"] == 2 and s["min"] <= s["median"] <= s["max"] and s["min"] > 0
     table = output.with_suffix(".md").read_text()
     assert "| PyTorch | " in table and "[4 workers]" in table and "| PyTorch | " in proc.stdout
+    assert "Matmul rate, median over all pairs: PyTorch " in table
 
 
 def test_impossible_settings_and_names_are_errors(tmp_path):
@@ -68,16 +75,17 @@ def test_impossible_settings_and_names_are_errors(tmp_path):
 
 def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
     output = tmp_path / "options.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.options", "--options", "pytorch:channels_last",
-                           "--train-limit", "320", "--output", str(output)],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.options", "--options", "pytorch:unfused",
+                           "--repeats", "2", "--train-limit", "320", "--output", str(output)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = json.loads(output.read_text())
     runs = doc["frameworks"]["pytorch"]["runs"]
-    assert [r["option"] for r in runs] == [None, "channels_last"]  # as it is first, then the option
-    option = doc["frameworks"]["pytorch"]["options"]["channels_last"]
-    assert option["speedup"] == pytest.approx(runs[0]["seconds"] / runs[1]["seconds"])
-    assert 0 <= option["test_acc"] <= 1 and "channels_last" in output.with_suffix(".md").read_text()
+    assert [r["option"] for r in runs] == [None, "unfused", "unfused", None]  # the order swapped pair by pair
+    option = doc["frameworks"]["pytorch"]["options"]["unfused"]
+    speedups = sorted([runs[0]["seconds"] / runs[1]["seconds"], runs[3]["seconds"] / runs[2]["seconds"]])
+    assert [option["speedup"]["min"], option["speedup"]["max"]] == pytest.approx(speedups)
+    assert 0 <= option["test_acc"] <= 1 and "unfused" in output.with_suffix(".md").read_text()
 
 
 def test_jax_conv_times_both_convolutions_of_every_layer(tmp_path):
@@ -97,3 +105,20 @@ def test_jax_conv_times_both_convolutions_of_every_layer(tmp_path):
     for row in setting["layers"]:
         assert all(row["ms"][name]["n"] == 2 and row["ms"][name]["min"] > 0 for name in ("XLA", "d2l.conv"))
     assert "| conv 11×11, 96, stride 4 |" in output.with_suffix(".md").read_text()
+
+
+def test_an_option_beside_the_notebook_is_one_more_side_of_each_pair(tmp_path):
+    output = tmp_path / "beside.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--frameworks", "pytorch", "--no-d2l",
+                           "--options", "pytorch:glibc-defaults", "--beside", "--output", str(output)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(output.read_text())["frameworks"]["pytorch"]
+    assert result["option"] is None  # "ours" is the notebook as it is
+    side = "ours + glibc-defaults"
+    for pair in result["pairs"]:
+        assert set(pair["windows"]) == {"ours", side}
+        ours, other = pair["windows"]["ours"], pair["windows"][side]
+        assert pair[f"ratio to {side}"] == pytest.approx(
+            (ours["examples"] / ours["seconds"]) / (other["examples"] / other["seconds"]))
+    assert f"PyTorch, in the same pairs, {side}: " in output.with_suffix(".md").read_text()
