@@ -75,17 +75,17 @@ def test_impossible_settings_and_names_are_errors(tmp_path):
 
 def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
     output = tmp_path / "options.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.options", "--options", "pytorch:unfused",
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.options", "--options", "pytorch:fused",
                            "--repeats", "2", "--train-limit", "320", "--output", str(output)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = json.loads(output.read_text())
     runs = doc["frameworks"]["pytorch"]["runs"]
-    assert [r["option"] for r in runs] == [None, "unfused", "unfused", None]  # the order swapped pair by pair
-    option = doc["frameworks"]["pytorch"]["options"]["unfused"]
+    assert [r["option"] for r in runs] == [None, "fused", "fused", None]  # the order swapped pair by pair
+    option = doc["frameworks"]["pytorch"]["options"]["fused"]
     speedups = sorted([runs[0]["seconds"] / runs[1]["seconds"], runs[3]["seconds"] / runs[2]["seconds"]])
     assert [option["speedup"]["min"], option["speedup"]["max"]] == pytest.approx(speedups)
-    assert 0 <= option["test_acc"] <= 1 and "unfused" in output.with_suffix(".md").read_text()
+    assert 0 <= option["test_acc"] <= 1 and "fused" in output.with_suffix(".md").read_text()
 
 
 def test_jax_conv_times_both_convolutions_of_every_layer(tmp_path):
