@@ -24,7 +24,7 @@ from jax import lax
 from d2l_helpers import architecture, config, frameworks
 from d2l_helpers import jax as d2l
 
-from .report import machine_info
+from .report import cpu, machine_info
 from .timing import summary
 
 HERE = Path(__file__).parent
@@ -98,7 +98,7 @@ def matmul_rate(n: int, repeats: int) -> dict:
 def markdown(doc: dict) -> str:
     m = doc["machine"]
     lines = [f"# AlexNet's convolutions in JAX, {doc['device'].upper()} ({doc['timestamp']})", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores; JAX {doc['jax']}. Command: `{doc['command']}`. "
+             f"Machine: {cpu(m)}; JAX {doc['jax']}. Command: `{doc['command']}`. "
              f"Forward and both gradients of each convolution, {doc['repeats']} alternating repeats, "
              f"median (min–max). JAX's own {doc['matmul_size']}×{doc['matmul_size']} float32 matmul: "
              f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median).", ""]

@@ -22,7 +22,7 @@ from d2l_helpers import frameworks
 from tools.cells import NOTEBOOKS, run_tagged
 from tools.crossenv import WorkerError, finish_worker, run_worker
 
-from .report import machine_info, spread
+from .report import cpu, machine_info, spread
 from .timing import BenchmarkError, summary
 from .workloads import OPTIONS, option_env, option_parts
 
@@ -89,7 +89,7 @@ def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int =
 
 def markdown(doc: dict) -> str:
     lines = [f"# Options for the whole preview notebook, {doc['device'].upper()} ({doc['timestamp']})", "",
-             f"Machine: {doc['machine']['cpu']}, {doc['machine']['usable_cores']} cores. Each row: the "
+             f"Machine: {cpu(doc['machine'])}. Each row: the "
              "preview (setup to the end of the epoch's evaluation) with the option, and the run as the notebook "
              f"is just before it, each in a fresh process. Command: `{doc['command']}` "
              f"({doc['minutes']:.0f} min).", "",

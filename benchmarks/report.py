@@ -12,7 +12,7 @@ from .reference import WORKER_COUNTS
 
 
 def machine_info() -> dict:
-    """CPU model, cores, RAM, OS and Python of this machine."""
+    """CPU model (with its family, model number and widest vector unit), cores, RAM, OS and Python."""
     def field(path, key, sep=":"):
         try:
             lines = Path(path).read_text().splitlines()
@@ -22,11 +22,24 @@ def machine_info() -> dict:
                      if line.split(sep, 1)[0].strip() == key), None)
 
     mem_kb = field("/proc/meminfo", "MemTotal")
+    # Cloud machines of one name differ: "AMD EPYC" has stood for CPUs with and without AVX-512 here.
+    flags = (field("/proc/cpuinfo", "flags") or "").split()
+    vector = next((name for flag, name in [("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON")]
+                   if flag in flags), None)
+    ident = [f"family {field('/proc/cpuinfo', 'cpu family')}, model {field('/proc/cpuinfo', 'model')}"
+             if field("/proc/cpuinfo", "cpu family") else None, vector]
     return {"cpu": field("/proc/cpuinfo", "model name") or platform.processor(),
+            "cpu_id": "; ".join(x for x in ident if x) or None,
             "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
             "ram_gib": round(int(mem_kb.split()[0]) / 2 ** 20, 1) if mem_kb else None,
             "os": field("/etc/os-release", "PRETTY_NAME", "=") or platform.system(),
             "kernel": platform.release(), "python": platform.python_version()}
+
+
+def cpu(m: dict) -> str:
+    """A machine_info() as "CPU (family, model; vector unit), N cores" for a report's first line."""
+    ident = f" ({m['cpu_id']})" if m.get("cpu_id") else ""
+    return f"{m['cpu']}{ident}, {m.get('usable_cores', m['cores'])} cores"
 
 
 def spread(s: dict, digits: int = 1, unit: str = "") -> str:
@@ -61,7 +74,7 @@ def markdown(doc: dict) -> str:
     lines = [
         f"# AlexNet training throughput, {doc['device'].upper()} ({doc['timestamp']})",
         "",
-        f"Machine: {m['cpu']}, {m['usable_cores']} cores, {m['ram_gib']} GiB RAM"
+        f"Machine: {cpu(m)}, {m['ram_gib']} GiB RAM"
         + (f", GPU {m['gpu']}" if m["gpu"] else "") + f"; {m['os']}; Python {m['python']}.",
         f"Settings: batch {s['batch_size']}, {s['resize']}×{s['resize']} inputs; {s['warmup']} warm-up steps, then "
         f"{s['pairs']} pairs of windows of {s['steps']} steps (ours and d2l's, in alternating order), a "
