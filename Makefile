@@ -45,7 +45,7 @@ run: data
 test: data
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Lint and the fast unit tests: under a minute.
+# Lint and the fast unit tests: about a minute.
 check: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -m "not notebooks and not parity and not browser and not slow" $(PYTEST_ARGS)
