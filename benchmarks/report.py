@@ -26,8 +26,8 @@ def machine_info() -> dict:
     flags = (field("/proc/cpuinfo", "flags") or "").split()
     vector = next((name for flag, name in [("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON")]
                    if flag in flags), None)
-    ident = [f"family {field('/proc/cpuinfo', 'cpu family')}, model {field('/proc/cpuinfo', 'model')}"
-             if field("/proc/cpuinfo", "cpu family") else None, vector]
+    family = field("/proc/cpuinfo", "cpu family")
+    ident = [f"family {family}, model {field('/proc/cpuinfo', 'model')}" if family else None, vector]
     return {"cpu": field("/proc/cpuinfo", "model name") or platform.processor(),
             "cpu_id": "; ".join(x for x in ident if x) or None,
             "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
