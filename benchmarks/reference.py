@@ -124,6 +124,20 @@ def _fit_epoch_over(trainer, model, data):
     return train
 
 
+def _workers(count: int) -> str:
+    return f"{count} worker" + ("" if count == 1 else "s")
+
+
+def _worker_loaders(data):
+    """d2l's training loader at each of WORKER_COUNTS, and the name of d2l's own default."""
+    default = _workers(data.num_workers)
+    loaders = {}
+    for count in WORKER_COUNTS:
+        data.num_workers = count
+        loaders[_workers(count)] = data.get_dataloader(train=True)
+    return loaders, default
+
+
 def _stratified(arrays, limit: int):
     """The same stratified subset of the training set the notebooks use, for d2l's TensorFlow and
     JAX loaders: they resize a whole epoch into a shuffle buffer before the first batch (all 60,000
@@ -169,11 +183,7 @@ def pytorch(scratch: Path, settings: dict) -> Reference:
     data = d2l.FashionMNIST(batch_size=settings["batch_size"], resize=(size, size))
     trainer = d2l.Trainer(max_epochs=1, num_gpus=1)
     train = _fit_epoch_over(trainer, model, data)
-    default = f"{data.num_workers} workers"
-    loaders = {}
-    for count in WORKER_COUNTS:
-        data.num_workers = count
-        loaders[f"{count} workers"] = data.get_dataloader(train=True)
+    loaders, default = _worker_loaders(data)
     sync = torch.cuda.synchronize if trainer.gpus else (lambda: None)
     return Reference(loaders, train, sync, {"framework_version": torch.__version__,
                                             "training_flops": training_flops(size, TORCH_LAYERS)}, default)
@@ -352,11 +362,7 @@ def mxnet(scratch: Path, settings: dict) -> Reference:
     data = d2l.FashionMNIST(batch_size=settings["batch_size"], resize=(size, size))
     trainer = d2l.Trainer(max_epochs=1, num_gpus=1)
     train = _fit_epoch_over(trainer, model, data)
-    default = f"{data.num_workers} workers"
-    loaders = {}
-    for count in WORKER_COUNTS:
-        data.num_workers = count
-        loaders[f"{count} workers"] = data.get_dataloader(train=True)
+    loaders, default = _worker_loaders(data)
     return Reference(loaders, train, npx.waitall,
                      {"framework_version": mx.__version__, "training_flops": training_flops(size)}, default)
 

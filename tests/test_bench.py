@@ -41,7 +41,7 @@ def test_quick_paired_run_writes_a_complete_report(tmp_path):
     assert result["pairs"][0]["order"] == list(reversed(result["pairs"][1]["order"]))  # ABBA
     d2l = result["d2l"]
     assert d2l["version"] == "1.0.3" and d2l["default_loader"] == "4 workers"
-    assert set(d2l["search"]) == {"0 workers", "1 workers", "2 workers", "4 workers"}
+    assert set(d2l["search"]) == {"0 workers", "1 worker", "2 workers", "4 workers"}
     assert d2l["best_loader"] == max(d2l["search"], key=d2l["search"].get)
     for pair in result["pairs"]:
         ours = pair["windows"]["ours"]
