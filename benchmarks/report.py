@@ -113,3 +113,109 @@ def markdown(doc: dict) -> str:
               f"tf.data). Share of matmul: ours in GFLOP/s ({flops:.2f} GFLOP per example, "
               f"{doc['model']['convention']}) over the fastest matmul's rate in the same pair."]
     return "\n".join(lines) + "\n"
+
+
+# The targets for a framework against d2l within one run: a median ratio of at least 1.1× with no
+# pair below 1.0×, and at least 75% of the matmul rate.
+TARGETS = {"median ratio": 1.1, "lowest pair": 1.0, "share of matmul": 0.75}
+AGREEMENT = 0.10  # two consecutive runs repeat when every median moves by at most this fraction
+
+
+def _best(r: dict) -> dict:
+    """The ratio to d2l at its best loader: the default's own where the search chose the default."""
+    return r.get("ratio to d2l best") or r["ratio to d2l default"]
+
+
+def _figures(r: dict) -> dict:
+    return {"ours ÷ d2l default": r["ratio to d2l default"], "ours ÷ d2l best": _best(r),
+            "share of matmul": r["share_of_matmul"]}
+
+
+def _targets_missed(r: dict) -> list:
+    sides = [("", r["ratio to d2l default"])]
+    if "ratio to d2l best" in r:
+        sides = [(" (d2l default)", r["ratio to d2l default"]), (" (d2l best)", r["ratio to d2l best"])]
+    missed = []
+    for label, s in sides:
+        if s["median"] < TARGETS["median ratio"]:
+            missed.append(f"median {s['median']:.2f}×{label}")
+        if s["min"] < TARGETS["lowest pair"]:
+            missed.append(f"a pair at {s['min']:.2f}×{label}")
+    if r["share_of_matmul"]["median"] < TARGETS["share of matmul"]:
+        missed.append(f"share {100 * r['share_of_matmul']['median']:.0f}%")
+    return missed
+
+
+def _same_setting(first: dict, second: dict) -> None:
+    for what, a, b in (("settings", first["settings"], second["settings"]),
+                       ("CPU", first["machine"].get("cpu_id"), second["machine"].get("cpu_id")),
+                       ("model", first["model"], second["model"])):
+        if a != b:
+            raise ValueError(f"the two runs differ in their {what} ({a} vs {b}): they do not repeat one measurement")
+    if first["settings"]["quick"]:
+        raise ValueError("a --quick run is not a measurement: compare two full runs")
+    missing = [k for k in first["frameworks"] if k not in second["frameworks"] or "d2l" not in first["frameworks"][k]
+               or "d2l" not in second["frameworks"][k]]
+    if missing:
+        raise ValueError(f"{', '.join(missing)}: not measured against d2l in both runs")
+
+
+def two_runs(first: dict, second: dict) -> str:
+    """Two consecutive runs of one setting: each run's medians (min–max) per framework, the change of
+    every median from one run to the other against the ±10% agreement, and the targets each run meets."""
+    _same_setting(first, second)
+    runs = (first, second)
+    lines = ["| framework | run | ours, examples/s | d2l default, examples/s | ours ÷ d2l default "
+             "| ours ÷ d2l best | share of the matmul rate |", "|---|--:|--:|--:|--:|--:|--:|"]
+    for key in first["frameworks"]:
+        for i, doc in enumerate(runs, 1):
+            r = doc["frameworks"][key]
+            d2l = r["d2l"]
+            best = (f"{d2l['best_loader']}: {_ratio(r['ratio to d2l best'])}" if "ratio to d2l best" in r
+                    else "the default")
+            share = {k: 100 * v for k, v in r["share_of_matmul"].items() if k != "n"}
+            default = spread(r["d2l default examples_per_s"]) + (
+                f" [{d2l['default_loader']}]" if d2l["default_loader"] != "default" else "")
+            lines.append(f"| {frameworks.get(key).name if i == 1 else ''} | {i} | {spread(r['ours_examples_per_s'])} "
+                         f"| {default} | {_ratio(r['ratio to d2l default'])} | {best} | {spread(share, 0, '%')} |")
+    lines += ["", "| framework | ours ÷ d2l default: run 1 → 2 | ours ÷ d2l best: run 1 → 2 "
+              "| share of matmul: run 1 → 2 | within ±10% | targets missed: run 1 — run 2 |",
+              "|---|--:|--:|--:|---|---|"]
+    for key in first["frameworks"]:
+        a, b = (_figures(doc["frameworks"][key]) for doc in runs)
+        cells, agree = [], True
+        for name in a:
+            x, y = a[name]["median"], b[name]["median"]
+            change = y / x - 1
+            agree &= abs(change) <= AGREEMENT
+            shown = (f"{100 * x:.0f}% → {100 * y:.0f}%" if name.startswith("share") else f"{x:.2f}× → {y:.2f}×")
+            cells.append(f"{shown} ({100 * change:+.0f}%)")
+        missed = ["; ".join(_targets_missed(doc["frameworks"][key])) or "none" for doc in runs]
+        lines.append(f"| {frameworks.get(key).name} | {' | '.join(cells)} | {'yes' if agree else 'no'} "
+                     f"| {missed[0]} — {missed[1]} |")
+    rates = [statistics.median(p["matmul_gflops"] for r in doc["frameworks"].values() for p in r["pairs"])
+             for doc in runs]
+    lines += ["", "Fastest matmul per pair, median: " + " and ".join(f"{x:,.0f} GFLOP/s" for x in rates)
+              + f" in runs 1 and 2 ({100 * (rates[1] / rates[0] - 1):+.0f}%)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    """`python -m benchmarks.report RUN1.json RUN2.json`: the two runs side by side (two_runs)."""
+    import argparse
+    import json
+    import sys
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=two_runs.__doc__.split(":")[0])
+    parser.add_argument("runs", nargs=2, type=Path, metavar="RUN.json", help="two results of benchmarks.bench")
+    args = parser.parse_args(argv)
+    try:
+        docs = [json.loads(path.read_text()) for path in args.runs]
+        print(two_runs(*docs), end="")
+    except (OSError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
