@@ -95,6 +95,8 @@ OPTIONS = {
                       {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}, None),
         "onednn": ("environment: XLA_FLAGS=--xla_cpu_use_onednn=true", {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},
                    None),
+        "xnn-dot": ("environment: XLA_FLAGS=--xla_cpu_experimental_xnn_fusion_type=dot (XNNPACK for matrix products)",
+                    {"XLA_FLAGS": "--xla_cpu_experimental_xnn_fusion_type=dot"}, None),
     },
     "mxnet": {
         "dynamic": ("model: net.hybridize() without static_alloc and static_shape", {},
