@@ -1,4 +1,7 @@
-"""The benchmark's report: the machine it ran on, and its results as a markdown table."""
+"""The benchmark's report: the machine it ran on, and its results as a markdown table.
+
+`python -m benchmarks.report RUN1.json RUN2.json` sets two consecutive runs side by side: whether every
+median repeats within ±10%, and which targets each run misses."""
 from __future__ import annotations
 
 import os
