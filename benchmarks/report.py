@@ -4,9 +4,12 @@
 median repeats within ±10%, and which targets each run misses."""
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import statistics
+import sys
 from pathlib import Path
 
 from d2l_helpers import frameworks
@@ -206,9 +209,6 @@ def two_runs(first: dict, second: dict) -> str:
 
 def main(argv=None) -> int:
     """`python -m benchmarks.report RUN1.json RUN2.json`: the two runs side by side (two_runs)."""
-    import argparse
-    import json
-    import sys
     parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=two_runs.__doc__.split(":")[0])
     parser.add_argument("runs", nargs=2, type=Path, metavar="RUN.json", help="two results of benchmarks.bench")
     args = parser.parse_args(argv)
