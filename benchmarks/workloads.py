@@ -97,6 +97,12 @@ OPTIONS = {
                    None),
         "xnn-dot": ("environment: XLA_FLAGS=--xla_cpu_experimental_xnn_fusion_type=dot (XNNPACK for matrix products)",
                     {"XLA_FLAGS": "--xla_cpu_experimental_xnn_fusion_type=dot"}, None),
+        "ynn-off": ("environment: XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= (Eigen, not YNNPACK, for "
+                    "matrix products)", {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type="}, None),
+        "onednn-dot": ("environment: XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= --xla_cpu_use_onednn=true "
+                       "--xla_cpu_experimental_onednn_fusion_type=dot (oneDNN for matrix products)",
+                       {"XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type= --xla_cpu_use_onednn=true "
+                                     "--xla_cpu_experimental_onednn_fusion_type=dot"}, None),
     },
     "mxnet": {
         "dynamic": ("model: net.hybridize() without static_alloc and static_shape", {},
