@@ -53,6 +53,26 @@ def _torch_compile(ns):
     ns["net"] = torch.compile(ns["net"])  # train_step and predict look `net` up at each call
 
 
+def _torch_bf16(ns):
+    import torch
+
+    step, predict, device_type = ns["train_step"], ns["predict"], ns["device"].type
+
+    # Autocast computes convolutions and matrix products in bfloat16 (AMX or AVX-512 BF16 units
+    # on CPUs that have them) and keeps the weights and the loss in float32; the logits go back
+    # to float32 for NumPy, which has no bfloat16.
+    def train_step(X, y):
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            loss, y_hat = step(X, y)
+        return loss, y_hat.float()
+
+    def predict_bf16(X):
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            return predict(X).float()
+
+    ns["train_step"], ns["predict"] = train_step, predict_bf16  # the loop and evaluate look them up
+
+
 def _tf_xla(ns):
     import tensorflow as tf
 
@@ -83,6 +103,8 @@ OPTIONS = {
         "fused": ("train-step: SGD(..., fused=True): one kernel per weight tensor for the whole update", {},
                   _torch_fused),
         "compile": ("model: net = torch.compile(net)", {}, _torch_compile),
+        "bf16": ("train-step: torch.autocast(dtype=torch.bfloat16) around train_step and predict", {},
+                 _torch_bf16),
     },
     "tensorflow": {
         "xla": ("train-step: tf.function(jit_compile=True) for train_step and predict", {}, _tf_xla),
