@@ -18,7 +18,7 @@ PYTEST_ARGS  ?=
 PUBLISH_ARGS ?=
 BENCH_ARGS   ?=
 
-.PHONY: setup lock data run test check lab bench gpu-run vendor clean
+.PHONY: setup lock data browser run test check lab bench gpu-run vendor clean
 
 setup:
 	@test -n "$(BOOT)" || { echo "error: no python3 on the PATH to run tools/setup.py"; exit 1; }
@@ -29,20 +29,28 @@ setup:
 lock: setup
 	$(PY) tools/setup.py --lock
 
+# As root on a machine with apt: apt-get install $(1) (refreshing the package lists if that fails).
+apt_install = if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's $(1)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } || \
+	    echo "apt-get could not install $(1)"; \
+	  fi
+
 data: setup
-	@$(PY) -m d2l_helpers --where >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "Installing Debian's dataset-fashion-mnist package"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || \
-	    echo "apt-get could not install it; downloading instead"; \
-	  fi; }
+	@$(PY) -m d2l_helpers --where >/dev/null 2>&1 || { $(call apt_install,dataset-fashion-mnist); }
 	@$(PY) -m d2l_helpers
 
-run: data
+# Chromium prints the handouts and drives the browser tests; the tests also want a font for the
+# figures and pdftoppm. Elsewhere than as root on Debian, the tools say what is missing.
+browser:
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null 2>&1 || \
+	  { $(call apt_install,chromium fonts-dejavu-core poppler-utils); }
+
+run: data $(if $(findstring --no-pdf,$(PUBLISH_ARGS)),,browser)
 	$(PY) -m tools.publish $(PUBLISH_ARGS)
 
-test: data
+test: data browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Lint and the fast unit tests: about a minute.
