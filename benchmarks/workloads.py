@@ -73,29 +73,29 @@ def _torch_bf16(ns):
     ns["train_step"], ns["predict"] = train_step, predict_bf16  # the loop and evaluate look them up
 
 
-def _pool_first(layers, is_relu, is_pool) -> list:
-    """`layers` with every ReLU that a max-pool follows moved after it: max(0, ·) is monotonic, so it
-    commutes with the window's max, and it then runs over about a quarter of the values."""
+def _relu_first(layers, is_relu, is_pool) -> list:
+    """`layers` with each ReLU that follows a max-pool moved before it: the paper's order. The
+    PyTorch and JAX notebooks pool first, which gives the same values (ReLU commutes with a max)."""
     layers = list(layers)
     for i in range(len(layers) - 1):
-        if is_relu(layers[i]) and is_pool(layers[i + 1]):
+        if is_pool(layers[i]) and is_relu(layers[i + 1]):
             layers[i], layers[i + 1] = layers[i + 1], layers[i]
     return layers
 
 
-def _torch_pool_first(ns):
+def _torch_relu_first(ns):
     from torch import nn
 
     # The same modules (and parameters, which the optimiser holds) in the new order.
-    ns["net"] = nn.Sequential(*_pool_first(ns["net"], lambda m: isinstance(m, nn.ReLU),
+    ns["net"] = nn.Sequential(*_relu_first(ns["net"], lambda m: isinstance(m, nn.ReLU),
                                            lambda m: isinstance(m, nn.MaxPool2d)))
 
 
-def _jax_pool_first(ns):
+def _jax_relu_first(ns):
     from flax import nnx
 
     pool = ns["max_pool"]
-    ns["net"].layers = nnx.List(_pool_first(ns["net"].layers, lambda f: f is nnx.relu, lambda f: f is pool))
+    ns["net"].layers = nnx.List(_relu_first(ns["net"].layers, lambda f: f is nnx.relu, lambda f: f is pool))
 
 
 def _tf_xla(ns):
@@ -128,8 +128,8 @@ OPTIONS = {
         "fused": ("train-step: SGD(..., fused=True): one kernel per weight tensor for the whole update", {},
                   _torch_fused),
         "compile": ("model: net = torch.compile(net)", {}, _torch_compile),
-        "pool-first": ("model: each max-pool before the ReLU it follows (the same function; ReLU on fewer "
-                       "values)", {}, _torch_pool_first),
+        "relu-first": ("model: each ReLU before the max-pool that follows it, as in the paper, not after "
+                       "it", {}, _torch_relu_first),
         "bf16": ("train-step: torch.autocast(dtype=torch.bfloat16) around train_step and predict", {},
                  _torch_bf16),
     },
@@ -140,8 +140,8 @@ OPTIONS = {
     "jax": {
         "xla-conv": ("model: XLA's own convolutions (nnx.Conv's default) instead of d2l.conv's matrix products",
                      {}, _jax_xla_conv),
-        "pool-first": ("model: each max-pool before the ReLU it follows (the same function; ReLU on fewer "
-                       "values)", {}, _jax_pool_first),
+        "relu-first": ("model: each ReLU before the max-pool that follows it, as in the paper, not after "
+                       "it", {}, _jax_relu_first),
         "thunk-off": ("environment: XLA_FLAGS=--xla_cpu_use_thunk_runtime=false (XLA's older CPU runtime)",
                       {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}, None),
         "onednn": ("environment: XLA_FLAGS=--xla_cpu_use_onednn=true", {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},

@@ -122,3 +122,28 @@ def test_an_option_beside_the_notebook_is_one_more_side_of_each_pair(tmp_path):
         assert pair[f"ratio to {side}"] == pytest.approx(
             (ours["examples"] / ours["seconds"]) / (other["examples"] / other["seconds"]))
     assert f"PyTorch, in the same pairs, {side}: " in output.with_suffix(".md").read_text()
+
+
+@pytest.mark.parametrize("key", ["pytorch", "jax"])
+def test_relu_first_option_reorders_the_notebooks_model_into_the_same_function(key):
+    # The notebooks pool before ReLU; the option restores the paper's order around the same layers.
+    pytest.importorskip({"pytorch": "torch", "jax": "flax"}[key])
+    import numpy as np
+
+    from benchmarks.workloads import OPTIONS
+    from d2l_helpers import frameworks
+    from tools.cells import NOTEBOOKS, run_tagged
+
+    def names():  # nn.ReLU and nn.MaxPool2d modules, or the functions nnx.relu and max_pool
+        layers = ns["net"] if key == "pytorch" else ns["net"].layers
+        return [getattr(layer, "__name__", type(layer).__name__).lower() for layer in layers]
+
+    ns = run_tagged(NOTEBOOKS / frameworks.get(key).notebook, ("setup", "data", "model", "train-step"),
+                    preset="smoke")
+    before, (X, _) = names(), next(iter(ns["test_iter"]))
+    logits = ns["d2l"].numpy(ns["predict"](X))
+    OPTIONS[key]["relu-first"][2](ns)
+    after = names()
+    assert sorted(before) == sorted(after) and before != after
+    assert all("relu" in after[i - 1] for i, name in enumerate(after) if "pool" in name)
+    np.testing.assert_array_equal(ns["d2l"].numpy(ns["predict"](X)), logits)
