@@ -3,7 +3,9 @@
 Each of the five convolutions runs forward and backward (the gradients with respect to input and
 kernel, as a training step computes them) with `jax.lax.conv_general_dilated` and with
 `d2l_helpers.jax.conv`, the two alternating repeat after repeat, beside a square float32 matrix
-product in JAX: the rate XLA's own matrix products reach here. Writes
+product in JAX: the rate XLA's own matrix products reach here. The matrix products inside
+`d2l.conv`'s forward and backward are also timed on their own, with operands of the same shapes:
+what is left of its time beyond them is the cost of gathering patches. Writes
 benchmarks/jax-conv-{cpu,gpu}.json and .md.
 
     python -m benchmarks.jax_conv            # the preview's and the reference's sizes
@@ -60,6 +62,39 @@ def forward_and_backward(conv, x_shape, k_shape, stride, padding):
     return jax.jit(run)
 
 
+def dot_generals(fn, *args) -> list:
+    """The `dot_general` equations of `fn`'s program, nested jaxprs (jit, vjp) included."""
+    found = []
+
+    def walk(jaxpr):
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "dot_general":
+                found.append(eqn)
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, (tuple, list)) else [value]:
+                    sub = getattr(sub, "jaxpr", sub)  # a ClosedJaxpr's jaxpr
+                    if hasattr(sub, "eqns"):
+                        walk(sub)
+    walk(jax.make_jaxpr(fn)(*args).jaxpr)
+    return found
+
+
+def time_products(eqns, repeats: int) -> list:
+    """[(operand shapes, best-of-`repeats` ms)] of each matrix product timed alone."""
+    keys = iter(jax.random.split(jax.random.key(2), 2 * len(eqns)))
+    rows = []
+    for eqn in eqns:
+        a, b = (jax.random.normal(next(keys), v.aval.shape, v.aval.dtype) for v in eqn.invars)
+        params = eqn.params
+        product = jax.jit(lambda a, b: lax.dot_general(a, b, params["dimension_numbers"],
+                                                       precision=params["precision"],
+                                                       preferred_element_type=params["preferred_element_type"]))
+        seconds(product, a, b)  # compile
+        rows.append({"shapes": [list(a.shape), list(b.shape)],
+                     "ms": min(1e3 * seconds(product, a, b) for _ in range(repeats))})
+    return rows
+
+
 def seconds(fn, *args) -> float:
     begin = time.perf_counter()
     jax.block_until_ready(fn(*args))
@@ -74,6 +109,7 @@ def measure_layer(layer, repeats: int) -> dict:
     fns = {name: forward_and_backward(conv, x_shape, k_shape, stride, padding)
            for name, conv in IMPLEMENTATIONS.items()}
     cotangent = jax.random.normal(keys[2], out_shape)
+    products = time_products(dot_generals(fns["d2l.conv"], x, kernel, cotangent), repeats)
     times = {name: [] for name in fns}
     for fn in fns.values():
         seconds(fn, x, kernel, cotangent)  # compile
@@ -84,6 +120,7 @@ def measure_layer(layer, repeats: int) -> dict:
     flops = 3 * 2 * out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * k_shape[0] * k_shape[1] * k_shape[2]
     return {"layer": label, "input": list(x_shape), "kernel": list(k_shape), "gflop": flops / 1e9,
             "ms": {name: summary([1e3 * t for t in ts]) for name, ts in times.items()},
+            "d2l.conv products": products, "d2l.conv products ms": sum(p["ms"] for p in products),
             "speed-up": summary([a / b for a, b in zip(times["XLA"], times["d2l.conv"])])}
 
 
@@ -101,20 +138,26 @@ def markdown(doc: dict) -> str:
              f"Machine: {cpu(m)}; JAX {doc['jax']}. Command: `{doc['command']}`. "
              f"Forward and both gradients of each convolution, {doc['repeats']} alternating repeats, "
              f"median (min–max). JAX's own {doc['matmul_size']}×{doc['matmul_size']} float32 matmul: "
-             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median).", ""]
+             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median). \"Its products alone\": the matrix "
+             "products of `d2l.conv`'s forward and backward, each timed on its own (best of the repeats) "
+             "with operands of the same shapes; \"in them\": the share of `d2l.conv`'s time they take.", ""]
     for setting in doc["settings"]:
         lines += [f"## {setting['preset']}: {setting['resize']}×{setting['resize']}, batch {setting['batch_size']}",
                   "", "| layer | GFLOP | XLA, ms | d2l.conv, ms | speed-up | XLA, share of matmul | "
-                  "d2l.conv, share of matmul |", "|---|--:|--:|--:|--:|--:|--:|"]
+                  "d2l.conv, share of matmul | its products alone, ms | in them |",
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for row in setting["layers"]:
             xla, ours = row["ms"]["XLA"]["median"], row["ms"]["d2l.conv"]["median"]
             share = [f"{100 * row['gflop'] / (t / 1e3) / doc['matmul_gflops']['median']:.0f}%" for t in (xla, ours)]
             s = row["speed-up"]
             lines.append(f"| {row['layer']} | {row['gflop']:.2f} | {xla:,.1f} | {ours:,.1f} | "
-                         f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f}) | {share[0]} | {share[1]} |")
+                         f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f}) | {share[0]} | {share[1]} | "
+                         f"{row['d2l.conv products ms']:,.1f} | {100 * row['d2l.conv products ms'] / ours:.0f}% |")
         total = {name: sum(r["ms"][name]["median"] for r in setting["layers"]) for name in IMPLEMENTATIONS}
+        products = sum(r["d2l.conv products ms"] for r in setting["layers"])
         lines += ["", f"All five: XLA {total['XLA']:,.0f} ms, d2l.conv {total['d2l.conv']:,.0f} ms "
-                  f"({total['XLA'] / total['d2l.conv']:.2f}×).", ""]
+                  f"({total['XLA'] / total['d2l.conv']:.2f}×), d2l.conv's matrix products alone "
+                  f"{products:,.0f} ms ({100 * products / total['d2l.conv']:.0f}% of it).", ""]
     return "\n".join(lines)
 
 

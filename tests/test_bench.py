@@ -104,6 +104,8 @@ def test_jax_conv_times_both_convolutions_of_every_layer(tmp_path):
     assert forward_macs_convs == pytest.approx(MACS_68 - (256 * 4096 + 4096 * 4096 + 4096 * 10))
     for row in setting["layers"]:
         assert all(row["ms"][name]["n"] == 2 and row["ms"][name]["min"] > 0 for name in ("XLA", "d2l.conv"))
+        # the forward product and the two gradients' products, found in d2l.conv's program
+        assert len(row["d2l.conv products"]) == 3 and row["d2l.conv products ms"] > 0
     assert "| conv 11×11, 96, stride 4 |" in output.with_suffix(".md").read_text()
 
 
