@@ -2,10 +2,12 @@
 
 Each of the five convolutions runs forward and backward (the gradients with respect to input and
 kernel, as a training step computes them) with `jax.lax.conv_general_dilated` and with
-`d2l_helpers.jax.conv`, the two alternating repeat after repeat, beside a square float32 matrix
-product in JAX: the rate XLA's own matrix products reach here. The matrix products inside
-`d2l.conv`'s forward and backward are also timed on their own, with operands of the same shapes:
-what is left of its time beyond them is the cost of gathering patches. Writes
+`d2l_helpers.jax.conv` (as the notebook uses it, and building the whole batch's patches at once),
+the three alternating repeat after repeat, beside a square float32 matrix product in JAX: the rate
+XLA's own matrix products reach here. The matrix products of the whole-batch version are also timed
+on their own, with operands of the same shapes: what it takes beyond them is the cost of building
+patches and summing their gradients, which the notebook's version cuts by working on a few images
+at a time. Writes
 benchmarks/jax-conv-{cpu,gpu}.json and .md.
 
     python -m benchmarks.jax_conv            # the preview's and the reference's sizes
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import sys
@@ -30,7 +33,9 @@ from .report import cpu, machine_info
 from .timing import summary
 
 HERE = Path(__file__).parent
-IMPLEMENTATIONS = {"XLA": lax.conv_general_dilated, "d2l.conv": d2l.conv}
+WHOLE = "d2l.conv, whole batch"
+IMPLEMENTATIONS = {"XLA": lax.conv_general_dilated, "d2l.conv": d2l.conv,
+                   WHOLE: functools.partial(d2l.conv, patch_bytes=None)}
 SETTINGS = ("preview", "reference")
 
 
@@ -85,10 +90,9 @@ def time_products(eqns, repeats: int) -> list:
     rows = []
     for eqn in eqns:
         a, b = (jax.random.normal(next(keys), v.aval.shape, v.aval.dtype) for v in eqn.invars)
-        params = eqn.params
-        product = jax.jit(lambda a, b: lax.dot_general(a, b, params["dimension_numbers"],
-                                                       precision=params["precision"],
-                                                       preferred_element_type=params["preferred_element_type"]))
+        product = jax.jit(functools.partial(
+            lax.dot_general, dimension_numbers=eqn.params["dimension_numbers"], precision=eqn.params["precision"],
+            preferred_element_type=eqn.params["preferred_element_type"]))
         seconds(product, a, b)  # compile
         rows.append({"shapes": [list(a.shape), list(b.shape)],
                      "ms": min(1e3 * seconds(product, a, b) for _ in range(repeats))})
@@ -109,7 +113,7 @@ def measure_layer(layer, repeats: int) -> dict:
     fns = {name: forward_and_backward(conv, x_shape, k_shape, stride, padding)
            for name, conv in IMPLEMENTATIONS.items()}
     cotangent = jax.random.normal(keys[2], out_shape)
-    products = time_products(dot_generals(fns["d2l.conv"], x, kernel, cotangent), repeats)
+    products = time_products(dot_generals(fns[WHOLE], x, kernel, cotangent), repeats)
     times = {name: [] for name in fns}
     for fn in fns.values():
         seconds(fn, x, kernel, cotangent)  # compile
@@ -120,8 +124,9 @@ def measure_layer(layer, repeats: int) -> dict:
     flops = 3 * 2 * out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * k_shape[0] * k_shape[1] * k_shape[2]
     return {"layer": label, "input": list(x_shape), "kernel": list(k_shape), "gflop": flops / 1e9,
             "ms": {name: summary([1e3 * t for t in ts]) for name, ts in times.items()},
-            "d2l.conv products": products, "d2l.conv products ms": sum(p["ms"] for p in products),
-            "speed-up": summary([a / b for a, b in zip(times["XLA"], times["d2l.conv"])])}
+            "products": products, "products ms": sum(p["ms"] for p in products),
+            "speed-up": summary([a / b for a, b in zip(times["XLA"], times["d2l.conv"])]),
+            "speed-up over whole batch": summary([a / b for a, b in zip(times[WHOLE], times["d2l.conv"])])}
 
 
 def matmul_rate(n: int, repeats: int) -> dict:
@@ -138,26 +143,28 @@ def markdown(doc: dict) -> str:
              f"Machine: {cpu(m)}; JAX {doc['jax']}. Command: `{doc['command']}`. "
              f"Forward and both gradients of each convolution, {doc['repeats']} alternating repeats, "
              f"median (min–max). JAX's own {doc['matmul_size']}×{doc['matmul_size']} float32 matmul: "
-             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median). \"Its products alone\": the matrix "
-             "products of `d2l.conv`'s forward and backward, each timed on its own (best of the repeats) "
-             "with operands of the same shapes; \"in them\": the share of `d2l.conv`'s time they take.", ""]
+             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median). `d2l.conv` builds the patches of "
+             f"at most {doc['patch_bytes'] / 2 ** 20:.0f} MB of images at a time, the whole-batch version all "
+             "at once; \"its products\": the matrix products of the whole-batch version, each timed on its "
+             "own (best of the repeats) with operands of the same shapes.", ""]
     for setting in doc["settings"]:
         lines += [f"## {setting['preset']}: {setting['resize']}×{setting['resize']}, batch {setting['batch_size']}",
-                  "", "| layer | GFLOP | XLA, ms | d2l.conv, ms | speed-up | XLA, share of matmul | "
-                  "d2l.conv, share of matmul | its products alone, ms | in them |",
+                  "", "| layer | GFLOP | XLA, ms | d2l.conv, ms | speed-up | whole batch, ms | its products, ms | "
+                  "d2l.conv over whole batch | d2l.conv, share of matmul |",
                   "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
         for row in setting["layers"]:
-            xla, ours = row["ms"]["XLA"]["median"], row["ms"]["d2l.conv"]["median"]
-            share = [f"{100 * row['gflop'] / (t / 1e3) / doc['matmul_gflops']['median']:.0f}%" for t in (xla, ours)]
-            s = row["speed-up"]
-            lines.append(f"| {row['layer']} | {row['gflop']:.2f} | {xla:,.1f} | {ours:,.1f} | "
-                         f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f}) | {share[0]} | {share[1]} | "
-                         f"{row['d2l.conv products ms']:,.1f} | {100 * row['d2l.conv products ms'] / ours:.0f}% |")
+            ms = {name: row["ms"][name]["median"] for name in IMPLEMENTATIONS}
+            share = 100 * row["gflop"] / (ms["d2l.conv"] / 1e3) / doc["matmul_gflops"]["median"]
+            s, w = row["speed-up"], row["speed-up over whole batch"]
+            lines.append(f"| {row['layer']} | {row['gflop']:.2f} | {ms['XLA']:,.1f} | {ms['d2l.conv']:,.1f} | "
+                         f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f}) | {ms[WHOLE]:,.1f} | "
+                         f"{row['products ms']:,.1f} | {w['median']:.2f}× ({w['min']:.2f}–{w['max']:.2f}) | "
+                         f"{share:.0f}% |")
         total = {name: sum(r["ms"][name]["median"] for r in setting["layers"]) for name in IMPLEMENTATIONS}
-        products = sum(r["d2l.conv products ms"] for r in setting["layers"])
+        products = sum(r["products ms"] for r in setting["layers"])
         lines += ["", f"All five: XLA {total['XLA']:,.0f} ms, d2l.conv {total['d2l.conv']:,.0f} ms "
-                  f"({total['XLA'] / total['d2l.conv']:.2f}×), d2l.conv's matrix products alone "
-                  f"{products:,.0f} ms ({100 * products / total['d2l.conv']:.0f}% of it).", ""]
+                  f"({total['XLA'] / total['d2l.conv']:.2f}×); whole batch {total[WHOLE]:,.0f} ms, of which "
+                  f"its matrix products alone {products:,.0f} ms.", ""]
     return "\n".join(lines)
 
 
@@ -185,7 +192,8 @@ def main(argv=None):
     doc = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "device": device, "machine": machine_info(), "jax": jax.__version__, "repeats": args.repeats,
            "command": "python -m benchmarks.jax_conv" + (f" {' '.join(argv)}" if argv else ""),
-           "matmul_size": args.matmul_size, "matmul_gflops": matmul_rate(args.matmul_size, args.repeats),
+           "patch_bytes": d2l.PATCH_BYTES, "matmul_size": args.matmul_size,
+           "matmul_gflops": matmul_rate(args.matmul_size, args.repeats),
            "settings": settings}
     output = args.output or HERE / f"jax-conv-{device}.json"
     output.write_text(json.dumps(doc, indent=1) + "\n")

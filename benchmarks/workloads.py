@@ -114,6 +114,18 @@ def _jax_xla_conv(ns):
             layer.conv_general_dilated = lax.conv_general_dilated  # nnx.jit retraces on the change
 
 
+def _jax_whole_batch(ns):
+    import functools
+
+    from flax import nnx
+
+    from d2l_helpers import jax as d2l
+
+    for _, layer in ns["net"].iter_modules():
+        if isinstance(layer, nnx.Conv):
+            layer.conv_general_dilated = functools.partial(d2l.conv, patch_bytes=None)
+
+
 def _mxnet_hybridize(**kwargs):
     def apply(ns):
         ns["net"].hybridize(**kwargs)
@@ -142,6 +154,8 @@ OPTIONS = {
                      {}, _jax_xla_conv),
         "relu-first": ("model: each ReLU before the max-pool that follows it, as in the paper, not after "
                        "it", {}, _jax_relu_first),
+        "whole-batch": ("model: d2l.conv builds the whole batch's patches at once, not a few images' at a time",
+                        {}, _jax_whole_batch),
         "thunk-off": ("environment: XLA_FLAGS=--xla_cpu_use_thunk_runtime=false (XLA's older CPU runtime)",
                       {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}, None),
         "onednn": ("environment: XLA_FLAGS=--xla_cpu_use_onednn=true", {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},

@@ -1,4 +1,4 @@
-"""`d2l_helpers.jax.conv`: XLA's convolution, computed on the CPU as a matrix product over patches."""
+"""`d2l_helpers.jax.conv`: XLA's convolution, computed on the CPU as matrix products over patches."""
 import numpy as np
 import pytest
 
@@ -40,6 +40,35 @@ def test_same_values_and_gradients_as_xla(x_shape, k_shape, strides, padding):
     for g, g_xla in zip(grads, grads_xla):
         assert g.shape == g_xla.shape
         np.testing.assert_allclose(g, g_xla, rtol=1e-4, atol=1e-4 * float(np.abs(g_xla).max()))
+
+
+# a 3×3 kernel over 6×6 images of 3 channels; an image's patches: its outputs × the kernel's values
+# (for stride 2, the kernel padded to whole 2×2 blocks: 4×4) × 4 bytes
+@pytest.mark.parametrize("strides, padding, image_bytes", [((1, 1), ((1, 1), (1, 1)), 6 * 6 * 3 * 3 * 3 * 4),
+                                                          ((2, 2), "SAME", 3 * 3 * 4 * 4 * 3 * 4)])
+def test_patches_built_a_few_images_at_a_time_give_the_same_values_and_gradients(strides, padding, image_bytes):
+    if d2l.has_gpu():
+        pytest.skip("on a GPU the helper is XLA's convolution throughout")
+    x, k = _inputs((5, 6, 6, 3), (3, 3, 3, 4))
+    dims = lax.conv_dimension_numbers(x.shape, k.shape, NHWC)
+
+    def loss(**kwargs):
+        return lambda x, k: (d2l.conv(x, k, strides, padding, dimension_numbers=dims, **kwargs) ** 2).sum()
+
+    def xla(x, k):
+        return (lax.conv_general_dilated(x, k, strides, padding, dimension_numbers=dims) ** 2).sum()
+
+    # the byte count decides: all five images at once, or a loop over chunks of them
+    assert "scan" not in _primitives(loss(patch_bytes=5 * image_bytes), x, k)
+    assert "scan" in _primitives(loss(patch_bytes=5 * image_bytes - 1), x, k)
+    # two chunks of two images and one of the fifth, against the whole batch and XLA's own
+    chunked = loss(patch_bytes=2 * image_bytes + 1)
+    for other in (loss(patch_bytes=None), xla):
+        (value, grads), (value_other, grads_other) = (jax.jit(jax.value_and_grad(f, argnums=(0, 1)))(x, k)
+                                                      for f in (chunked, other))
+        assert float(value) == pytest.approx(float(value_other), rel=1e-5)
+        for g, g_other in zip(grads, grads_other):
+            np.testing.assert_allclose(g, g_other, rtol=1e-4, atol=1e-4 * float(np.abs(g_other).max()))
 
 
 def _primitives(fn, *arrays):
