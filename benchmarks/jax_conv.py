@@ -35,7 +35,7 @@ from .timing import summary
 HERE = Path(__file__).parent
 WHOLE = "d2l.conv, whole batch"
 IMPLEMENTATIONS = {"XLA": lax.conv_general_dilated, "d2l.conv": d2l.conv,
-                   WHOLE: functools.partial(d2l.conv, patch_bytes=None)}
+                   WHOLE: functools.partial(d2l.conv, whole_batch_bytes=None)}
 SETTINGS = ("preview", "reference")
 
 
@@ -143,8 +143,9 @@ def markdown(doc: dict) -> str:
              f"Machine: {cpu(m)}; JAX {doc['jax']}. Command: `{doc['command']}`. "
              f"Forward and both gradients of each convolution, {doc['repeats']} alternating repeats, "
              f"median (min–max). JAX's own {doc['matmul_size']}×{doc['matmul_size']} float32 matmul: "
-             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median). `d2l.conv` builds the patches of "
-             f"at most {doc['patch_bytes'] / 2 ** 20:.0f} MB of images at a time, the whole-batch version all "
+             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median). `d2l.conv` builds a batch's patches "
+             f"at once up to {doc['whole_batch_bytes'] / 2 ** 20:.0f} MB, beyond that those of at most "
+             f"{doc['chunk_bytes'] / 2 ** 20:.0f} MB of images at a time; the whole-batch version always all "
              "at once; \"its products\": the matrix products of the whole-batch version, each timed on its "
              "own (best of the repeats) with operands of the same shapes.", ""]
     for setting in doc["settings"]:
@@ -192,7 +193,7 @@ def main(argv=None):
     doc = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "device": device, "machine": machine_info(), "jax": jax.__version__, "repeats": args.repeats,
            "command": "python -m benchmarks.jax_conv" + (f" {' '.join(argv)}" if argv else ""),
-           "patch_bytes": d2l.PATCH_BYTES, "matmul_size": args.matmul_size,
+           "whole_batch_bytes": d2l.WHOLE_BATCH_BYTES, "chunk_bytes": d2l.CHUNK_BYTES, "matmul_size": args.matmul_size,
            "matmul_gflops": matmul_rate(args.matmul_size, args.repeats),
            "settings": settings}
     output = args.output or HERE / f"jax-conv-{device}.json"

@@ -123,7 +123,7 @@ def _jax_whole_batch(ns):
 
     for _, layer in ns["net"].iter_modules():
         if isinstance(layer, nnx.Conv):
-            layer.conv_general_dilated = functools.partial(d2l.conv, patch_bytes=None)
+            layer.conv_general_dilated = functools.partial(d2l.conv, whole_batch_bytes=None)
 
 
 def _mxnet_hybridize(**kwargs):

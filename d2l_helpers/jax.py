@@ -66,13 +66,19 @@ class Batches(_data.BatchStream):
         return _prepare(self.images, self.labels, self.matrix, idx)
 
 
-# How many bytes of patches d2l.conv builds at a time on the CPU: enough images that each matrix
-# product is large, few enough that their patches stay in the processor's cache until used.
-PATCH_BYTES = 16 * 2 ** 20
+# On the CPU, d2l.conv builds a batch's patches all at once up to WHOLE_BATCH_BYTES of them, and
+# beyond that CHUNK_BYTES at most at a time: enough images that each matrix product is large, few
+# enough that their patches are still in the processor's cache when used. Both measured on an Intel
+# Xeon: at the preview's sizes (at most 40 MB a layer) the whole batch at once made the whole preview
+# faster (benchmarks/options-jax-whole-batch-cpu.md); at 224×224 (200–900 MB a layer) chunks made
+# training steps faster (benchmarks/jax-whole-batch-cpu.md).
+WHOLE_BATCH_BYTES = 128 * 2 ** 20
+CHUNK_BYTES = 16 * 2 ** 20
 
 
 def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
-         dimension_numbers=None, feature_group_count=1, precision=None, patch_bytes=PATCH_BYTES, **options):
+         dimension_numbers=None, feature_group_count=1, precision=None,
+         whole_batch_bytes=WHOLE_BATCH_BYTES, chunk_bytes=CHUNK_BYTES, **options):
     """`jax.lax.conv_general_dilated`, computed on the CPU as matrix products over image patches.
 
     Pass it to Flax as `nnx.Conv(..., conv_general_dilated=d2l.conv)`. On the CPU, XLA's own
@@ -81,11 +87,11 @@ def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=
     slices of the padded input side by side (N·H'·W' rows of k·k·C_in values) times the HWIO kernel
     as a (k·k·C_in)×C_out matrix. Its gradient is then slices, pads and matrix products too.
 
-    A batch's patches would be large (900 MB for AlexNet's 5×5 layer at 224×224, batch 128) and
-    would go out to memory and back between being built and being multiplied; so they are built for
-    a few images at a time, at most `patch_bytes` of them (None: the whole batch at once), and built
-    again for the backward pass instead of being kept. On a GPU, and for dilated, grouped or
-    non-NHWC convolutions, this is XLA's own convolution.
+    Large patches (900 MB for AlexNet's 5×5 layer at 224×224, batch 128) would go out to memory and
+    back between being built and being multiplied. So when a batch's patches exceed
+    `whole_batch_bytes` (None: no limit), they are built for a few images at a time, at most
+    `chunk_bytes` of them, and built again for the backward pass instead of being kept. On a GPU, and
+    for dilated, grouped or non-NHWC convolutions, this is XLA's own convolution.
     """
     nhwc = lax.conv_dimension_numbers(x.shape, kernel.shape, ("NHWC", "HWIO", "NHWC")) \
         if x.ndim == 4 else None
@@ -98,13 +104,14 @@ def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=
             feature_group_count=feature_group_count, precision=precision, **options)
     if isinstance(padding, str):
         padding = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], window_strides, padding)
-    return _patch_conv(x, kernel, tuple(window_strides), tuple(map(tuple, padding)), precision, patch_bytes)
+    return _patch_conv(x, kernel, tuple(window_strides), tuple(map(tuple, padding)), precision,
+                       whole_batch_bytes, chunk_bytes)
 
 
 # Compiled as one program even when called outside a jit (Flax's shape inference, a layer applied
 # on its own): op by op, each of the k×k slices would be compiled and dispatched separately.
-@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
-def _patch_conv(x, kernel, window_strides, padding, precision, patch_bytes):
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5, 6))
+def _patch_conv(x, kernel, window_strides, padding, precision, whole_batch_bytes, chunk_bytes):
     def part(images):
         return _patch_product(images, kernel, window_strides, padding, precision)
 
@@ -114,7 +121,9 @@ def _patch_conv(x, kernel, window_strides, padding, precision, patch_bytes):
     ow = (x.shape[2] + sum(padding[1]) - kw) // sw + 1
     # a patch's values, the kernel padded to whole sh×sw blocks as _space_to_depth pads it
     image_bytes = oh * ow * -(-kh // sh) * sh * -(-kw // sw) * sw * c_in * x.dtype.itemsize
-    chunk = n if patch_bytes is None else max(1, min(n, patch_bytes // image_bytes))
+    if whole_batch_bytes is None or n * image_bytes <= whole_batch_bytes:
+        return part(x)
+    chunk = max(1, min(n, chunk_bytes // image_bytes))
     if chunk == n:
         return part(x)
     part = jax.checkpoint(part)  # its backward pass builds the patches again

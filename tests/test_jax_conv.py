@@ -55,17 +55,21 @@ def test_patches_built_a_few_images_at_a_time_give_the_same_values_and_gradients
     def loss(**kwargs):
         return lambda x, k: (d2l.conv(x, k, strides, padding, dimension_numbers=dims, **kwargs) ** 2).sum()
 
+    def chunked(whole_batch_bytes=0, chunk_bytes=2 * image_bytes):
+        return "scan" in _primitives(loss(whole_batch_bytes=whole_batch_bytes, chunk_bytes=chunk_bytes), x, k)
+
     def xla(x, k):
         return (lax.conv_general_dilated(x, k, strides, padding, dimension_numbers=dims) ** 2).sum()
 
-    # the byte count decides: all five images at once, or a loop over chunks of them
-    assert "scan" not in _primitives(loss(patch_bytes=5 * image_bytes), x, k)
-    assert "scan" in _primitives(loss(patch_bytes=5 * image_bytes - 1), x, k)
+    # the byte counts decide: all five images at once, or a loop over chunks of them
+    assert not chunked(whole_batch_bytes=5 * image_bytes) and chunked(whole_batch_bytes=5 * image_bytes - 1)
+    assert not chunked(chunk_bytes=5 * image_bytes) and chunked(chunk_bytes=5 * image_bytes - 1)
+    assert not chunked(whole_batch_bytes=None, chunk_bytes=image_bytes)
     # two chunks of two images and one of the fifth, against the whole batch and XLA's own
-    chunked = loss(patch_bytes=2 * image_bytes + 1)
-    for other in (loss(patch_bytes=None), xla):
+    in_chunks = loss(whole_batch_bytes=0, chunk_bytes=2 * image_bytes + 1)
+    for other in (loss(whole_batch_bytes=None), xla):
         (value, grads), (value_other, grads_other) = (jax.jit(jax.value_and_grad(f, argnums=(0, 1)))(x, k)
-                                                      for f in (chunked, other))
+                                                      for f in (in_chunks, other))
         assert float(value) == pytest.approx(float(value_other), rel=1e-5)
         for g, g_other in zip(grads, grads_other):
             np.testing.assert_allclose(g, g_other, rtol=1e-4, atol=1e-4 * float(np.abs(g_other).max()))
