@@ -6,8 +6,8 @@ kernel, as a training step computes them) with `jax.lax.conv_general_dilated` an
 the three alternating repeat after repeat, beside a square float32 matrix product in JAX: the rate
 XLA's own matrix products reach here. The matrix products of the whole-batch version are also timed
 on their own, with operands of the same shapes: what it takes beyond them is the cost of building
-patches and summing their gradients, which the notebook's version cuts by working on a few images
-at a time. Writes
+patches and summing their gradients, which the notebook's version cuts, where a batch's patches are
+large, by working on a few images at a time. Writes
 benchmarks/jax-conv-{cpu,gpu}.json and .md.
 
     python -m benchmarks.jax_conv            # the preview's and the reference's sizes

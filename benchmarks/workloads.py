@@ -114,16 +114,19 @@ def _jax_xla_conv(ns):
             layer.conv_general_dilated = lax.conv_general_dilated  # nnx.jit retraces on the change
 
 
-def _jax_whole_batch(ns):
-    import functools
+def _jax_patch_bytes(whole_batch_bytes):
+    def apply(ns):
+        import functools
 
-    from flax import nnx
+        from flax import nnx
 
-    from d2l_helpers import jax as d2l
+        from d2l_helpers import jax as d2l
 
-    for _, layer in ns["net"].iter_modules():
-        if isinstance(layer, nnx.Conv):
-            layer.conv_general_dilated = functools.partial(d2l.conv, whole_batch_bytes=None)
+        conv = functools.partial(d2l.conv, whole_batch_bytes=whole_batch_bytes)
+        for _, layer in ns["net"].iter_modules():
+            if isinstance(layer, nnx.Conv):
+                layer.conv_general_dilated = conv
+    return apply
 
 
 def _mxnet_hybridize(**kwargs):
@@ -154,8 +157,10 @@ OPTIONS = {
                      {}, _jax_xla_conv),
         "relu-first": ("model: each ReLU before the max-pool that follows it, as in the paper, not after "
                        "it", {}, _jax_relu_first),
-        "whole-batch": ("model: d2l.conv builds the whole batch's patches at once, not a few images' at a time",
-                        {}, _jax_whole_batch),
+        "whole-batch": ("model: d2l.conv builds every batch's patches at once, even beyond 128 MB (not a few "
+                        "images' at a time)", {}, _jax_patch_bytes(None)),
+        "chunked": ("model: d2l.conv builds every batch's patches a few images' at a time (16 MB), even where "
+                    "they fit in 128 MB", {}, _jax_patch_bytes(0)),
         "thunk-off": ("environment: XLA_FLAGS=--xla_cpu_use_thunk_runtime=false (XLA's older CPU runtime)",
                       {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}, None),
         "onednn": ("environment: XLA_FLAGS=--xla_cpu_use_onednn=true", {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},

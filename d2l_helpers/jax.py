@@ -70,7 +70,7 @@ class Batches(_data.BatchStream):
 # beyond that CHUNK_BYTES at most at a time: enough images that each matrix product is large, few
 # enough that their patches are still in the processor's cache when used. Both measured on an Intel
 # Xeon: at the preview's sizes (at most 40 MB a layer) the whole batch at once made the whole preview
-# faster (benchmarks/options-jax-whole-batch-cpu.md); at 224×224 (200–900 MB a layer) chunks made
+# faster (benchmarks/options-jax-chunked-cpu.md); at 224×224 (200–900 MB a layer) chunks made
 # training steps faster (benchmarks/jax-whole-batch-cpu.md).
 WHOLE_BATCH_BYTES = 128 * 2 ** 20
 CHUNK_BYTES = 16 * 2 ** 20
