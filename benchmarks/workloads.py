@@ -109,7 +109,7 @@ def _jax_xla_conv(ns):
     from flax import nnx
     from jax import lax
 
-    for _, layer in ns["net"].iter_modules():
+    for _, layer in nnx.iter_modules(ns["net"]):
         if isinstance(layer, nnx.Conv):
             layer.conv_general_dilated = lax.conv_general_dilated  # nnx.jit retraces on the change
 
@@ -123,7 +123,7 @@ def _jax_patch_bytes(whole_batch_bytes):
         from d2l_helpers import jax as d2l
 
         conv = functools.partial(d2l.conv, whole_batch_bytes=whole_batch_bytes)
-        for _, layer in ns["net"].iter_modules():
+        for _, layer in nnx.iter_modules(ns["net"]):
             if isinstance(layer, nnx.Conv):
                 layer.conv_general_dilated = conv
     return apply
