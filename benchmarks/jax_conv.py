@@ -1,13 +1,11 @@
-"""AlexNet's convolutions in JAX: XLA's own against `d2l.conv`'s matrix products over patches.
+"""AlexNet's convolutions in JAX: XLA's own against `d2l.conv`'s two ways with matrix products.
 
 Each of the five convolutions runs forward and backward (the gradients with respect to input and
-kernel, as a training step computes them) with `jax.lax.conv_general_dilated` and with
-`d2l_helpers.jax.conv` (as the notebook uses it, and building the whole batch's patches at once),
-the three alternating repeat after repeat, beside a square float32 matrix product in JAX: the rate
-XLA's own matrix products reach here. The matrix products of the whole-batch version are also timed
-on their own, with operands of the same shapes: what it takes beyond them is the cost of building
-patches and summing their gradients, which the notebook's version cuts, where a batch's patches are
-large, by working on a few images at a time. Writes
+kernel, as a training step computes them) with `jax.lax.conv_general_dilated`, with `d2l.conv`'s
+matrix products over patches ("im2col", `winograd=False`) and, where the kernel allows it, with its
+Winograd F(4×4, r×r) (`winograd=True`), alternating repeat after repeat, beside a square float32
+matrix product in JAX: the rate XLA's own matrix products reach here. The record says which of the
+two `d2l.conv` picks for each layer as the notebook calls it. Writes
 benchmarks/jax-conv-{cpu,gpu}.json and .md.
 
     python -m benchmarks.jax_conv            # the preview's and the reference's sizes
@@ -26,16 +24,15 @@ from pathlib import Path
 import jax
 from jax import lax
 
-from d2l_helpers import architecture, config, frameworks
+from d2l_helpers import architecture, config, frameworks, winograd
 from d2l_helpers import jax as d2l
 
 from .report import cpu, machine_info
 from .timing import summary
 
 HERE = Path(__file__).parent
-WHOLE = "d2l.conv, whole batch"
-IMPLEMENTATIONS = {"XLA": lax.conv_general_dilated, "d2l.conv": d2l.conv,
-                   WHOLE: functools.partial(d2l.conv, whole_batch_bytes=None)}
+IMPLEMENTATIONS = {"XLA": lax.conv_general_dilated, "patches": functools.partial(d2l.conv, winograd=False),
+                   "Winograd": functools.partial(d2l.conv, winograd=True)}
 SETTINGS = ("preview", "reference")
 
 
@@ -67,38 +64,6 @@ def forward_and_backward(conv, x_shape, k_shape, stride, padding):
     return jax.jit(run)
 
 
-def dot_generals(fn, *args) -> list:
-    """The `dot_general` equations of `fn`'s program, nested jaxprs (jit, vjp) included."""
-    found = []
-
-    def walk(jaxpr):
-        for eqn in jaxpr.eqns:
-            if eqn.primitive.name == "dot_general":
-                found.append(eqn)
-            for value in eqn.params.values():
-                for sub in value if isinstance(value, (tuple, list)) else [value]:
-                    sub = getattr(sub, "jaxpr", sub)  # a ClosedJaxpr's jaxpr
-                    if hasattr(sub, "eqns"):
-                        walk(sub)
-    walk(jax.make_jaxpr(fn)(*args).jaxpr)
-    return found
-
-
-def time_products(eqns, repeats: int) -> list:
-    """[(operand shapes, best-of-`repeats` ms)] of each matrix product timed alone."""
-    keys = iter(jax.random.split(jax.random.key(2), 2 * len(eqns)))
-    rows = []
-    for eqn in eqns:
-        a, b = (jax.random.normal(next(keys), v.aval.shape, v.aval.dtype) for v in eqn.invars)
-        product = jax.jit(functools.partial(
-            lax.dot_general, dimension_numbers=eqn.params["dimension_numbers"], precision=eqn.params["precision"],
-            preferred_element_type=eqn.params["preferred_element_type"]))
-        seconds(product, a, b)  # compile
-        rows.append({"shapes": [list(a.shape), list(b.shape)],
-                     "ms": min(1e3 * seconds(product, a, b) for _ in range(repeats))})
-    return rows
-
-
 def seconds(fn, *args) -> float:
     begin = time.perf_counter()
     jax.block_until_ready(fn(*args))
@@ -110,23 +75,25 @@ def measure_layer(layer, repeats: int) -> dict:
     keys = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(keys[0], x_shape)
     kernel = jax.random.normal(keys[1], k_shape) * 0.01
-    fns = {name: forward_and_backward(conv, x_shape, k_shape, stride, padding)
-           for name, conv in IMPLEMENTATIONS.items()}
+    pads = [(padding, padding)] * 2
+    names = [name for name in IMPLEMENTATIONS
+             if name != "Winograd" or winograd.supports(k_shape[:2], (stride, stride), (1, 1), pads)]
+    fns = {name: forward_and_backward(IMPLEMENTATIONS[name], x_shape, k_shape, stride, padding) for name in names}
     cotangent = jax.random.normal(keys[2], out_shape)
-    products = time_products(dot_generals(fns[WHOLE], x, kernel, cotangent), repeats)
     times = {name: [] for name in fns}
     for fn in fns.values():
         seconds(fn, x, kernel, cotangent)  # compile
     for r in range(repeats):
-        for name in (list(fns) if r % 2 == 0 else list(fns)[::-1]):  # alternate who goes first
+        for name in (names if r % 2 == 0 else names[::-1]):  # alternate who goes first
             times[name].append(seconds(fns[name], x, kernel, cotangent))
     # a forward pass costs 2·MACs; each of the two gradients costs as much again
     flops = 3 * 2 * out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * k_shape[0] * k_shape[1] * k_shape[2]
-    return {"layer": label, "input": list(x_shape), "kernel": list(k_shape), "gflop": flops / 1e9,
+    picks = "Winograd" if "Winograd" in names and winograd.pays(k_shape[0], out_shape[1:3]) else "patches"
+    return {"layer": label, "input": list(x_shape), "kernel": list(k_shape), "gflop": flops / 1e9, "d2l.conv": picks,
             "ms": {name: summary([1e3 * t for t in ts]) for name, ts in times.items()},
-            "products": products, "products ms": sum(p["ms"] for p in products),
-            "speed-up": summary([a / b for a, b in zip(times["XLA"], times["d2l.conv"])]),
-            "speed-up over whole batch": summary([a / b for a, b in zip(times[WHOLE], times["d2l.conv"])])}
+            # patches against XLA's own; Winograd against patches, the choice d2l.conv makes
+            "speed-up": {name: summary([a / b for a, b in zip(times[baseline], times[name])])
+                         for name, baseline in (("patches", "XLA"), ("Winograd", "patches")) if name in times}}
 
 
 def matmul_rate(n: int, repeats: int) -> dict:
@@ -143,29 +110,35 @@ def markdown(doc: dict) -> str:
              f"Machine: {cpu(m)}; JAX {doc['jax']}. Command: `{doc['command']}`. "
              f"Forward and both gradients of each convolution, {doc['repeats']} alternating repeats, "
              f"median (min–max). JAX's own {doc['matmul_size']}×{doc['matmul_size']} float32 matmul: "
-             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median). `d2l.conv` builds a batch's patches "
-             f"at once up to {doc['whole_batch_bytes'] / 2 ** 20:.0f} MB, beyond that those of at most "
-             f"{doc['chunk_bytes'] / 2 ** 20:.0f} MB of images at a time; the whole-batch version always all "
-             "at once; \"its products\": the matrix products of the whole-batch version, each timed on its "
-             "own (best of the repeats) with operands of the same shapes.", ""]
+             f"{doc['matmul_gflops']['median']:.0f} GFLOP/s (median). Patches: `d2l.conv(..., winograd=False)`, "
+             "matrix products over image patches; Winograd: `d2l.conv(..., winograd=True)`, F(4×4, r×r), "
+             "where the kernel allows it; `d2l.conv` as the notebook calls it picks Winograd for stride-1 3×3 "
+             "and 5×5 kernels where it takes fewer multiplications than the direct method, else patches. "
+             "GFLOP/s are the direct method's operations over the time, so Winograd, which does fewer, can "
+             "pass the matmul's rate.", ""]
     for setting in doc["settings"]:
         lines += [f"## {setting['preset']}: {setting['resize']}×{setting['resize']}, batch {setting['batch_size']}",
-                  "", "| layer | GFLOP | XLA, ms | d2l.conv, ms | speed-up | whole batch, ms | its products, ms | "
-                  "d2l.conv over whole batch | d2l.conv, share of matmul |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+                  "", "| layer | GFLOP | XLA, ms | patches, ms | Winograd, ms | patches over XLA | "
+                  "Winograd over patches | d2l.conv picks | its GFLOP/s |",
+                  "|---|--:|--:|--:|--:|--:|--:|---|--:|"]
         for row in setting["layers"]:
-            ms = {name: row["ms"][name]["median"] for name in IMPLEMENTATIONS}
-            share = 100 * row["gflop"] / (ms["d2l.conv"] / 1e3) / doc["matmul_gflops"]["median"]
-            s, w = row["speed-up"], row["speed-up over whole batch"]
-            lines.append(f"| {row['layer']} | {row['gflop']:.2f} | {ms['XLA']:,.1f} | {ms['d2l.conv']:,.1f} | "
-                         f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f}) | {ms[WHOLE]:,.1f} | "
-                         f"{row['products ms']:,.1f} | {w['median']:.2f}× ({w['min']:.2f}–{w['max']:.2f}) | "
-                         f"{share:.0f}% |")
-        total = {name: sum(r["ms"][name]["median"] for r in setting["layers"]) for name in IMPLEMENTATIONS}
-        products = sum(r["products ms"] for r in setting["layers"])
-        lines += ["", f"All five: XLA {total['XLA']:,.0f} ms, d2l.conv {total['d2l.conv']:,.0f} ms "
-                  f"({total['XLA'] / total['d2l.conv']:.2f}×); whole batch {total[WHOLE]:,.0f} ms, of which "
-                  f"its matrix products alone {products:,.0f} ms.", ""]
+            ms = {name: row["ms"][name]["median"] for name in row["ms"]}
+            picked = ms[row["d2l.conv"]]
+
+            def cell(name, row=row, ms=ms):
+                if name not in row["speed-up"]:
+                    return "–", "–"
+                s = row["speed-up"][name]
+                return f"{ms[name]:,.1f}", f"{s['median']:.2f}× ({s['min']:.2f}–{s['max']:.2f})"
+            (patches_ms, patches_x), (winograd_ms, winograd_x) = cell("patches"), cell("Winograd")
+            lines.append(f"| {row['layer']} | {row['gflop']:.2f} | {ms['XLA']:,.1f} | {patches_ms} | {winograd_ms} | "
+                         f"{patches_x} | {winograd_x} | {row['d2l.conv']} | {row['gflop'] / picked * 1e3:.0f} |")
+        total = {name: sum(r["ms"][name]["median"] for r in setting["layers"]) for name in ("XLA", "patches")}
+        picked = sum(r["ms"][r["d2l.conv"]]["median"] for r in setting["layers"])
+        gflop = sum(r["gflop"] for r in setting["layers"])
+        lines += ["", f"All five: XLA {total['XLA']:,.0f} ms, patches {total['patches']:,.0f} ms, d2l.conv's picks "
+                  f"{picked:,.0f} ms ({total['XLA'] / picked:.2f}× XLA's speed, {total['patches'] / picked:.2f}× "
+                  f"patches'; {gflop / picked * 1e3:.0f} GFLOP/s).", ""]
     return "\n".join(lines)
 
 
@@ -193,7 +166,8 @@ def main(argv=None):
     doc = {"timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "device": device, "machine": machine_info(), "jax": jax.__version__, "repeats": args.repeats,
            "command": "python -m benchmarks.jax_conv" + (f" {' '.join(argv)}" if argv else ""),
-           "whole_batch_bytes": d2l.WHOLE_BATCH_BYTES, "chunk_bytes": d2l.CHUNK_BYTES, "matmul_size": args.matmul_size,
+           "whole_batch_bytes": d2l.WHOLE_BATCH_BYTES, "chunk_bytes": d2l.CHUNK_BYTES, "tile": winograd.TILE,
+           "matmul_size": args.matmul_size,
            "matmul_gflops": matmul_rate(args.matmul_size, args.repeats),
            "settings": settings}
     output = args.output or HERE / f"jax-conv-{device}.json"

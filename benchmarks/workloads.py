@@ -53,6 +53,14 @@ def _torch_compile(ns):
     ns["net"] = torch.compile(ns["net"])  # train_step and predict look `net` up at each call
 
 
+def _torch_no_winograd(ns):
+    from d2l_helpers import torch as d2l
+
+    for module in ns["net"].modules():
+        if isinstance(module, d2l.Conv2d):
+            module.winograd = False
+
+
 def _torch_bf16(ns):
     import torch
 
@@ -114,7 +122,7 @@ def _jax_xla_conv(ns):
             layer.conv_general_dilated = lax.conv_general_dilated  # nnx.jit retraces on the change
 
 
-def _jax_patch_bytes(whole_batch_bytes):
+def _jax_conv(**settings):
     def apply(ns):
         import functools
 
@@ -122,7 +130,7 @@ def _jax_patch_bytes(whole_batch_bytes):
 
         from d2l_helpers import jax as d2l
 
-        conv = functools.partial(d2l.conv, whole_batch_bytes=whole_batch_bytes)
+        conv = functools.partial(d2l.conv, **settings)
         for _, layer in nnx.iter_modules(ns["net"]):
             if isinstance(layer, nnx.Conv):
                 layer.conv_general_dilated = conv
@@ -138,6 +146,8 @@ def _mxnet_hybridize(**kwargs):
 # {framework key: {option: (what it changes, environment variables, change to the namespace)}}
 OPTIONS = {
     "pytorch": {
+        "no-winograd": ("model: d2l.Conv2d computes every convolution as nn.Conv2d does (oneDNN's direct "
+                        "method), never with Winograd's F(4×4, r×r)", {}, _torch_no_winograd),
         "channels-first": ("model: without channels-last memory (net.to(memory_format=torch.contiguous_format))",
                            {}, _torch_channels_first),
         "fused": ("train-step: SGD(..., fused=True): one kernel per weight tensor for the whole update", {},
@@ -157,10 +167,12 @@ OPTIONS = {
                      {}, _jax_xla_conv),
         "relu-first": ("model: each ReLU before the max-pool that follows it, as in the paper, not after "
                        "it", {}, _jax_relu_first),
+        "no-winograd": ("model: d2l.conv computes every convolution as matrix products over patches, never "
+                        "with Winograd's F(4×4, r×r)", {}, _jax_conv(winograd=False)),
         "whole-batch": ("model: d2l.conv builds every batch's patches at once, even beyond 128 MB (not a few "
-                        "images' at a time)", {}, _jax_patch_bytes(None)),
+                        "images' at a time)", {}, _jax_conv(whole_batch_bytes=None)),
         "chunked": ("model: d2l.conv builds every batch's patches a few images' at a time (16 MB), even where "
-                    "they fit in 128 MB", {}, _jax_patch_bytes(0)),
+                    "they fit in 128 MB", {}, _jax_conv(whole_batch_bytes=0)),
         "thunk-off": ("environment: XLA_FLAGS=--xla_cpu_use_thunk_runtime=false (XLA's older CPU runtime)",
                       {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}, None),
         "onednn": ("environment: XLA_FLAGS=--xla_cpu_use_onednn=true", {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},

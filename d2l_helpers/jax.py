@@ -16,6 +16,7 @@ from . import data as _data
 from . import devices as _devices
 from . import metrics as _metrics
 from . import weights as _weights
+from . import winograd as _winograd
 
 FRAMEWORK = "JAX"
 VERSION = jax.__version__
@@ -77,21 +78,29 @@ CHUNK_BYTES = 16 * 2 ** 20
 
 
 def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=None,
-         dimension_numbers=None, feature_group_count=1, precision=None,
+         dimension_numbers=None, feature_group_count=1, precision=None, winograd=None,
          whole_batch_bytes=WHOLE_BATCH_BYTES, chunk_bytes=CHUNK_BYTES, **options):
-    """`jax.lax.conv_general_dilated`, computed on the CPU as matrix products over image patches.
+    """`jax.lax.conv_general_dilated`, computed on the CPU with matrix products.
 
     Pass it to Flax as `nnx.Conv(..., conv_general_dilated=d2l.conv)`. On the CPU, XLA's own
     convolutions and their gradients reach a fraction of its matrix-product rate on AlexNet's layers
-    (benchmarks/jax-conv-cpu.md), so there an NHWC convolution becomes "im2col": the k×k shifted
-    slices of the padded input side by side (N·H'·W' rows of k·k·C_in values) times the HWIO kernel
-    as a (k·k·C_in)×C_out matrix. Its gradient is then slices, pads and matrix products too.
+    (benchmarks/jax-conv-cpu.md), so there an NHWC convolution becomes matrix products, in one of
+    two ways:
 
-    Large patches (900 MB for AlexNet's 5×5 layer at 224×224, batch 128) would go out to memory and
-    back between being built and being multiplied. So when a batch's patches exceed
-    `whole_batch_bytes` (None: no limit), they are built for a few images at a time, at most
-    `chunk_bytes` of them, and built again for the backward pass instead of being kept. On a GPU, and
-    for dilated, grouped or non-NHWC convolutions, this is XLA's own convolution.
+    * Winograd's F(4×4, r×r) (`d2l_helpers.winograd`) for stride-1 3×3 and 5×5 kernels, where it
+      takes fewer multiplications (every such layer of AlexNet): per position in a tile, one matrix
+      product of the transformed input tiles by the transformed kernel, for at most a quarter of the
+      direct method's multiplications (4×4 outputs of a 3×3 kernel: 36 instead of 144).
+      `winograd=False` never uses it, `True` wherever the kernel allows.
+    * Otherwise "im2col": the k×k shifted slices of the padded input side by side (N·H'·W' rows of
+      k·k·C_in values) times the HWIO kernel as a (k·k·C_in)×C_out matrix. Large patches (900 MB for
+      AlexNet's 5×5 layer at 224×224, batch 128) would go out to memory and back between being built
+      and being multiplied, so when a batch's patches exceed `whole_batch_bytes` (None: no limit),
+      they are built for a few images at a time, at most `chunk_bytes` of them, and built again for
+      the backward pass instead of being kept.
+
+    Gradients are slices, pads and matrix products too. On a GPU, and for dilated, grouped or
+    non-NHWC convolutions, this is XLA's own convolution.
     """
     nhwc = lax.conv_dimension_numbers(x.shape, kernel.shape, ("NHWC", "HWIO", "NHWC")) \
         if x.ndim == 4 else None
@@ -104,8 +113,33 @@ def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=
             feature_group_count=feature_group_count, precision=precision, **options)
     if isinstance(padding, str):
         padding = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], window_strides, padding)
-    return _patch_conv(x, kernel, tuple(window_strides), tuple(map(tuple, padding)), precision,
-                       whole_batch_bytes, chunk_bytes)
+    window_strides, padding = tuple(window_strides), tuple(map(tuple, padding))
+    out = [(x.shape[1 + i] + sum(padding[i]) - kernel.shape[i]) // window_strides[i] + 1 for i in (0, 1)]
+    if (winograd is not False and _winograd.supports(kernel.shape[:2], window_strides, (1, 1), padding)
+            and (winograd or _winograd.pays(kernel.shape[0], out))):
+        return _winograd_conv(x, kernel, padding, precision)
+    return _patch_conv(x, kernel, window_strides, padding, precision, whole_batch_bytes, chunk_bytes)
+
+
+# Compiled as one program even when called outside a jit, like _patch_conv below.
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _winograd_conv(x, kernel, padding, precision):
+    r, _, c_in, c_out = kernel.shape
+    m, n = _winograd.TILE, x.shape[0]
+    alpha = m + r - 1
+    to_tiles, to_kernel, from_tiles = _winograd.tile_transforms(r)
+    out = [x.shape[1 + i] + sum(padding[i]) - r + 1 for i in (0, 1)]
+    th, tw = map(_winograd.tiles, out)
+    # zeros beyond the last row and column as well, so that the last tiles are whole
+    x = jnp.pad(x, ((0, 0), *((lo, t * m + r - 1 - size - lo) for (lo, _), t, size in
+                              zip(padding, (th, tw), x.shape[1:3])), (0, 0)))
+    # the α×α inputs of every tile (tiles overlap by r − 1), as α² arrays of N×th×tw×C_in
+    tiles = jnp.stack([x[:, i:i + th * m:m, j:j + tw * m:m] for i in range(alpha) for j in range(alpha)])
+    v = jnp.tensordot(to_tiles, tiles, 1).reshape(alpha * alpha, n * th * tw, c_in)
+    u = jnp.tensordot(to_kernel, kernel.reshape(r * r, c_in * c_out), 1).reshape(alpha * alpha, c_in, c_out)
+    y = jnp.tensordot(from_tiles, jnp.matmul(v, u, precision=precision), 1)  # m² × (N·th·tw) × C_out
+    y = y.reshape(m, m, n, th, tw, c_out).transpose(2, 3, 0, 4, 1, 5).reshape(n, th * m, tw * m, c_out)
+    return y[:, :out[0], :out[1]]
 
 
 # Compiled as one program even when called outside a jit (Flax's shape inference, a layer applied

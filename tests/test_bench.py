@@ -88,7 +88,7 @@ def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
     assert 0 <= option["test_acc"] <= 1 and "fused" in output.with_suffix(".md").read_text()
 
 
-def test_jax_conv_times_both_convolutions_of_every_layer(tmp_path):
+def test_jax_conv_times_every_way_of_every_layer(tmp_path):
     pytest.importorskip("jax")
     output = tmp_path / "jax-conv.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.jax_conv", "--presets", "smoke", "--batch-size", "2",
@@ -102,11 +102,12 @@ def test_jax_conv_times_both_convolutions_of_every_layer(tmp_path):
     assert [row["input"][1] for row in setting["layers"]] == [68, 7, 3, 3, 3]
     forward_macs_convs = sum(row["gflop"] for row in setting["layers"]) * 1e9 / 6 / 2
     assert forward_macs_convs == pytest.approx(MACS_68 - (256 * 4096 + 4096 * 4096 + 4096 * 10))
-    for row in setting["layers"]:
-        assert all(row["ms"][name]["n"] == 2 and row["ms"][name]["min"] > 0
-                   for name in ("XLA", "d2l.conv", "d2l.conv, whole batch"))
-        # the forward product and the two gradients' products, found in the whole-batch program
-        assert len(row["products"]) == 3 and row["products ms"] > 0
+    first, *stride_1 = setting["layers"]
+    assert set(first["ms"]) == {"XLA", "patches"} and first["d2l.conv"] == "patches"  # stride 4: no Winograd
+    for row in stride_1:
+        assert all(row["ms"][name]["n"] == 2 and row["ms"][name]["min"] > 0 for name in ("XLA", "patches", "Winograd"))
+        assert row["speed-up"]["Winograd"]["n"] == 2
+        assert row["d2l.conv"] == "Winograd"  # 7×7 and 3×3 outputs: fewer multiplications than direct
     assert "| conv 11×11, 96, stride 4 |" in output.with_suffix(".md").read_text()
 
 
