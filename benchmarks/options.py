@@ -49,22 +49,27 @@ def worker(spec: dict) -> None:
                          "version": record.framework_version})
 
 
-def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int = 1) -> dict:
+def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int = 1, seeds=None) -> dict:
     """The runs of one framework: for each option (of `chosen`, else all), `repeats` pairs of the
-    notebook as it is and with the option, the order swapped from pair to pair (as it is first)."""
+    notebook as it is and with the option, the order swapped from pair to pair (as it is first).
+    With `seeds`, one pair per seed, both runs of a pair with that seed (the notebook's `seed`:
+    initial weights, batch order, dropout masks)."""
     fw = frameworks.get(key)
     runs = []
+    seeds = seeds or [None] * repeats
     for option in chosen or OPTIONS[key]:
-        for i in range(repeats):
+        for i, seed in enumerate(seeds):
             for variant in (None, option) if i % 2 == 0 else (option, None):
-                label = f"{fw.name} preview" + (f" + {variant}" if variant else "")
+                label = f"{fw.name} preview" + (f" + {variant}" if variant else "") + (
+                    f", seed {seed}" if seed is not None else "")
                 print(f"--- {label}", file=sys.stderr, flush=True)
-                spec = {"framework": key, "option": variant, "results_dir": scratch, "overrides": overrides}
+                spec = {"framework": key, "option": variant, "results_dir": scratch,
+                        "overrides": {**overrides, **({"seed": seed} if seed is not None else {})}}
                 try:
                     result = run_worker(fw, "benchmarks.options", spec, env=option_env(key, variant))
                 except WorkerError as err:  # one option failing says so in the report; the others still run
                     result = {"failed": str(err), "version": None, "device": None}
-                runs.append({"option": variant, "for": option, "pair": i, **result})
+                runs.append({"option": variant, "for": option, "pair": i, "seed": seed, **result})
                 print(f"    {result.get('seconds', float('nan')):.0f} s, test accuracy "
                       f"{result.get('test_acc', float('nan')):.3f}", file=sys.stderr)
     options = {}
@@ -75,14 +80,16 @@ def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int =
         if failed:
             options[option] = {"change": change, "failed": failed}
             continue
-        pairs = [[r for r in mine if r["pair"] == i] for i in range(repeats)]
+        pairs = [[r for r in mine if r["pair"] == i] for i in range(len(seeds))]
         with_it = [next(r for r in pair if r["option"]) for pair in pairs]
         as_is = [next(r for r in pair if not r["option"]) for pair in pairs]
         options[option] = {
             "change": change, "seconds": summary([r["seconds"] for r in with_it]),
             "baseline_seconds": summary([r["seconds"] for r in as_is]),
             "speedup": summary([b["seconds"] / r["seconds"] for b, r in zip(as_is, with_it)]),
-            "test_acc": with_it[0]["test_acc"], "baseline_test_acc": as_is[0]["test_acc"]}
+            "test_acc": with_it[0]["test_acc"], "baseline_test_acc": as_is[0]["test_acc"],
+            "test_acc_by_seed": {str(seed): [a["test_acc"], w["test_acc"]] for seed, a, w in zip(seeds, as_is, with_it)
+                                 if seed is not None}}
     done = next((r for r in runs if "version" in r and r["version"]), {})
     return {"version": done.get("version"), "device": done.get("device"), "runs": runs, "options": options}
 
@@ -93,8 +100,9 @@ def markdown(doc: dict) -> str:
              "preview (setup to the end of the epoch's evaluation) with the option, and the run as the notebook "
              f"is just before it, each in a fresh process. Command: `{doc['command']}` "
              f"({doc['minutes']:.0f} min).", "",
-             f"{doc['repeats']} pair(s) per option, the order swapped from pair to pair; figures: median "
-             "(min–max) over the pairs.", "",
+             f"{doc['repeats']} pair(s) per option, the order swapped from pair to pair"
+             + (f", pair i with the i-th of seeds {', '.join(map(str, doc['seeds']))}" if doc.get("seeds") else "")
+             + "; figures: median (min–max) over the pairs.", "",
              "| framework | option | change | as it is, s | with it, s | speed-up | test acc (as it is → with it) |",
              "|---|---|---|--:|--:|--:|--:|"]
     for key, result in doc["frameworks"].items():
@@ -106,6 +114,12 @@ def markdown(doc: dict) -> str:
             lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | {spread(o['baseline_seconds'])} "
                          f"| {spread(o['seconds'])} | {spread(o['speedup'], 2, '×')} | {o['baseline_test_acc']:.3f} → "
                          f"{o['test_acc']:.3f} |")
+    for key, result in doc["frameworks"].items():
+        for option, o in result["options"].items():
+            by_seed = o.get("test_acc_by_seed")
+            if by_seed:
+                lines += ["", f"{frameworks.get(key).name}, {option}: test accuracy by seed, as it is → with it: "
+                          + "; ".join(f"seed {seed}: {a:.3f} → {w:.3f}" for seed, (a, w) in by_seed.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -114,12 +128,15 @@ def main(argv=None) -> int:
     parser.add_argument("--frameworks", help=f"comma-separated subset of {','.join(frameworks.KEYS)}")
     parser.add_argument("--options", help="only these, as framework:option,... (default: every option)")
     parser.add_argument("--repeats", type=int, default=1, help="pairs per option (default 1)")
+    parser.add_argument("--seeds", help="one pair per seed, e.g. 0,1,2,3 (instead of --repeats pairs with the "
+                                        "notebook's seed)")
     parser.add_argument("--train-limit", type=int, help="fewer training images than the preview's (tests)")
     parser.add_argument("--output", type=Path, help="default benchmarks/options-cpu.json (or -gpu)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    seeds = [int(seed) for seed in args.seeds.split(",")] if args.seeds else None
     if args.worker:
         worker(json.loads(args.worker))
         return 0
@@ -135,7 +152,7 @@ def main(argv=None) -> int:
     begin = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="d2l-options-") as scratch:
-            results = {key: measure(key, overrides, scratch, chosen.get(key), args.repeats) for key in keys}
+            results = {key: measure(key, overrides, scratch, chosen.get(key), args.repeats, seeds) for key in keys}
     except (WorkerError, KeyError, BenchmarkError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -143,7 +160,8 @@ def main(argv=None) -> int:
     doc = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": device,
            "command": " ".join(["python -m benchmarks.options", *(sys.argv[1:] if argv is None else argv)]),
            "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info(),
-           "overrides": overrides, "repeats": args.repeats, "frameworks": results}
+           "overrides": overrides, "repeats": len(seeds) if seeds else args.repeats, "seeds": seeds,
+           "frameworks": results}
     output = args.output or HERE / f"options-{device}.json"
     output.write_text(json.dumps(doc, indent=1) + "\n")
     output.with_suffix(".md").write_text(markdown(doc))

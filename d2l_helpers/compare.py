@@ -362,7 +362,9 @@ def _speed_sentences(done: dict, bench: dict | None) -> list:
         return [f"Speed comes from `make bench`, not from these single runs: its {bench['device'].upper()} run of "
                 f"{bench['timestamp'][:10]} measured median training throughputs (examples/s at "
                 f"{settings['resize']}×{settings['resize']}, batch {settings['batch_size']}) of {listed}; the "
-                "README has their spread and the ratios to the d2l book's own code, timed in the same run."]
+                "README has their spread and the ratios to the d2l book's own code, timed in the same run. On a "
+                "CPU the notebooks do not all compute their convolutions the same way (the dictionary of names "
+                "below), so these speeds compare implementations as much as frameworks."]
     return ["Each run's examples per second above is one measurement on a possibly busy machine, so it ranks "
             "nothing: `make bench` measures speed as medians over repeated, paired windows."]
 

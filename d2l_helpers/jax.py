@@ -84,7 +84,7 @@ def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=
 
     Pass it to Flax as `nnx.Conv(..., conv_general_dilated=d2l.conv)`. On the CPU, XLA's own
     convolutions and their gradients reach a fraction of its matrix-product rate on AlexNet's layers
-    (benchmarks/jax-conv-cpu.md), so there an NHWC convolution becomes matrix products, in one of
+    (benchmarks/convs-cpu.md), so there an NHWC convolution becomes matrix products, in one of
     two ways:
 
     * Winograd's F(4×4, r×r) (`d2l_helpers.winograd`) for stride-1 3×3 and 5×5 kernels, where it

@@ -60,12 +60,12 @@ class Batches(_data.BatchStream):
 class Conv2d(torch.nn.Conv2d):
     """`nn.Conv2d`, computed on the CPU with Winograd's F(4×4, r×r) where it applies and pays.
 
-    That is stride-1 3×3 and 5×5 kernels, where it takes fewer multiplications
-    (`d2l_helpers.winograd`): per position in a tile, one matrix product of the transformed input
-    tiles by the transformed kernel, for at most a quarter of the multiplications of the direct
-    method that oneDNN uses. `winograd=False` never uses it, `True` wherever the kernel allows.
-    Everywhere else, and on a GPU, it is `nn.Conv2d` itself. The parameters, their names and the
-    state dict are `nn.Conv2d`'s.
+    That is stride-1 3×3 and 5×5 kernels with outputs of at least two tiles (5 pixels) each way,
+    where it takes fewer multiplications (`d2l_helpers.winograd`): per position in a tile, one
+    matrix product of the transformed input tiles by the transformed kernel, for at most a quarter
+    of the multiplications of the direct method that oneDNN uses. `winograd=False` never uses it,
+    `True` wherever the kernel allows. Everywhere else, and on a GPU, it is `nn.Conv2d` itself. The
+    parameters, their names and the state dict are `nn.Conv2d`'s.
     """
 
     def __init__(self, *args, winograd=None, **kwargs):
@@ -79,7 +79,7 @@ class Conv2d(torch.nn.Conv2d):
         pads = tuple((p, p) for p in self.padding)
         out = [input.shape[2 + i] + 2 * self.padding[i] - self.kernel_size[i] + 1 for i in (0, 1)]
         if not (_winograd.supports(self.kernel_size, self.stride, self.dilation, pads)
-                and (self.winograd or _winograd.pays(self.kernel_size[0], out))):
+                and (self.winograd or _winograd.pays(self.kernel_size[0], out, min_tiles=2))):
             return super().forward(input)
         return _Winograd.apply(input, self.weight, self.bias, tuple(self.padding))
 

@@ -70,17 +70,22 @@ def supports(kernel: tuple, strides: tuple, dilation: tuple, padding: tuple) -> 
             and tuple(dilation) == (1, 1) and min(min(p) for p in padding) >= 0)
 
 
-def pays(kernel: int, out: tuple) -> bool:
+def pays(kernel: int, out: tuple, min_tiles: int = 1) -> bool:
     """Whether it takes fewer multiplications than the direct method for an output of `out`
-    (height, width) and a `kernel`×`kernel` kernel, counting the whole of the last tiles.
+    (height, width) and a `kernel`×`kernel` kernel, counting the whole of the last tiles, on an
+    output at least `min_tiles` tiles high and wide.
 
-    AlexNet's 3×3 and 5×5 layers pass at every size we train at: their smallest maps, 3×3 in the
-    preview, need one tile of 36 products where the direct method needs 81, and there JAX's
-    layers ran 1.16 to 1.26 times as fast as with patches (benchmarks/jax-conv-cpu.md). A 1×1 or
-    2×2 output would not: its one tile costs as much as the direct method or more.
+    AlexNet's 3×3 and 5×5 layers take fewer at every size we train at: their smallest maps, 3×3 in
+    the preview, need one tile of 36 products where the direct method needs 81. For a 3×3 kernel, a
+    1×1 or 2×2 output would not: its one tile costs as much as the direct method or more. Whether
+    fewer products make a faster layer also depends on how the transforms run: compiled by XLA, JAX's
+    one-tile layers ran faster (so `d2l.conv` takes the default); eagerly, one PyTorch operation
+    after another, PyTorch's ran slower than oneDNN, so `d2l.Conv2d` asks for two tiles each way
+    (benchmarks/convs-cpu.md).
     """
     alpha = TILE + kernel - 1
-    return tiles(out[0]) * tiles(out[1]) * alpha * alpha < out[0] * out[1] * kernel * kernel
+    many = tiles(out[0]) >= min_tiles and tiles(out[1]) >= min_tiles
+    return many and tiles(out[0]) * tiles(out[1]) * alpha * alpha < out[0] * out[1] * kernel * kernel
 
 
 def tiles(side: int, m: int = TILE) -> int:

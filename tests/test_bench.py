@@ -76,39 +76,51 @@ def test_impossible_settings_and_names_are_errors(tmp_path):
 def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
     output = tmp_path / "options.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.options", "--options", "pytorch:fused",
-                           "--repeats", "2", "--train-limit", "320", "--output", str(output)],
+                           "--seeds", "0,1", "--train-limit", "320", "--output", str(output)],
                           cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = json.loads(output.read_text())
     runs = doc["frameworks"]["pytorch"]["runs"]
     assert [r["option"] for r in runs] == [None, "fused", "fused", None]  # the order swapped pair by pair
+    assert [r["seed"] for r in runs] == [0, 0, 1, 1]  # one pair per seed
     option = doc["frameworks"]["pytorch"]["options"]["fused"]
     speedups = sorted([runs[0]["seconds"] / runs[1]["seconds"], runs[3]["seconds"] / runs[2]["seconds"]])
     assert [option["speedup"]["min"], option["speedup"]["max"]] == pytest.approx(speedups)
     assert 0 <= option["test_acc"] <= 1 and "fused" in output.with_suffix(".md").read_text()
+    # each seed's accuracies, as it is and with the option
+    by_seed = option["test_acc_by_seed"]
+    assert by_seed == {"0": [runs[0]["test_acc"], runs[1]["test_acc"]], "1": [runs[3]["test_acc"], runs[2]["test_acc"]]}
+    assert "seed 1: " in output.with_suffix(".md").read_text()
 
 
-def test_jax_conv_times_every_way_of_every_layer(tmp_path):
+def test_convs_times_every_way_of_every_layer(tmp_path):
     pytest.importorskip("jax")
-    output = tmp_path / "jax-conv.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.jax_conv", "--presets", "smoke", "--batch-size", "2",
+    output = tmp_path / "convs.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.convs", "--presets", "smoke", "--batch-size", "2",
                            "--repeats", "2", "--matmul-size", "64", "--output", str(output)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     doc = json.loads(output.read_text())
-    (setting,) = doc["settings"]
-    assert [row["kernel"][:2] for row in setting["layers"]] == [[11, 11], [5, 5], [3, 3], [3, 3], [3, 3]]
-    # the layer inputs follow the smoke preset's 68×68 maps: 68, then 7 after two poolings, then 3
-    assert [row["input"][1] for row in setting["layers"]] == [68, 7, 3, 3, 3]
-    forward_macs_convs = sum(row["gflop"] for row in setting["layers"]) * 1e9 / 6 / 2
-    assert forward_macs_convs == pytest.approx(MACS_68 - (256 * 4096 + 4096 * 4096 + 4096 * 10))
-    first, *stride_1 = setting["layers"]
-    assert set(first["ms"]) == {"XLA", "patches"} and first["d2l.conv"] == "patches"  # stride 4: no Winograd
-    for row in stride_1:
-        assert all(row["ms"][name]["n"] == 2 and row["ms"][name]["min"] > 0 for name in ("XLA", "patches", "Winograd"))
-        assert row["speed-up"]["Winograd"]["n"] == 2
-        assert row["d2l.conv"] == "Winograd"  # 7×7 and 3×3 outputs: fewer multiplications than direct
-    assert "| conv 11×11, 96, stride 4 |" in output.with_suffix(".md").read_text()
+    assert list(doc["frameworks"]) == ["pytorch", "jax"]
+    for key, ways in (("pytorch", ("oneDNN", "Winograd")), ("jax", ("XLA", "patches", "Winograd"))):
+        (setting,) = doc["frameworks"][key]["settings"]
+        assert [row["kernel"][:2] for row in setting["layers"]] == [[11, 11], [5, 5], [3, 3], [3, 3], [3, 3]]
+        # the layer inputs follow the smoke preset's 68×68 maps: 68, then 7 after two poolings, then 3
+        assert [row["input"][1] for row in setting["layers"]] == [68, 7, 3, 3, 3]
+        forward_macs_convs = sum(row["gflop"] for row in setting["layers"]) * 1e9 / 6 / 2
+        assert forward_macs_convs == pytest.approx(MACS_68 - (256 * 4096 + 4096 * 4096 + 4096 * 10))
+        first, second, *three_by_three = setting["layers"]
+        assert set(first["ms"]) == set(ways) - {"Winograd"}  # stride 4: no Winograd
+        for row in [second, *three_by_three]:
+            assert set(row["ms"]) == set(ways) and all(row["ms"][w]["n"] == 2 and row["ms"][w]["min"] > 0
+                                                       for w in ways)
+            assert row["speed-up"]["Winograd"]["n"] == 2
+        # what each helper picks: JAX Winograd wherever it takes fewer products; PyTorch only from two
+        # tiles each way (the 7×7 map, not the 3×3 ones)
+        picks = [row["picks"] for row in setting["layers"]]
+        assert picks == (["patches"] + ["Winograd"] * 4 if key == "jax" else ["oneDNN", "Winograd"] + ["oneDNN"] * 3)
+    text = output.with_suffix(".md").read_text()
+    assert "| conv 11×11, 96, stride 4 |" in text and "## PyTorch" in text and "## JAX" in text
 
 
 def test_an_option_beside_the_notebook_is_one_more_side_of_each_pair(tmp_path):

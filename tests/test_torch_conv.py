@@ -6,11 +6,11 @@ import torch.nn.functional as F  # noqa: E402
 
 from d2l_helpers import torch as d2l  # noqa: E402
 
-# AlexNet's 3×3 and 5×5 layers at 224×224 and in the preview, with fewer channels; tiles that overhang
-# the output (13×10, 9×11), uneven padding, no bias
+# AlexNet's 3×3 and 5×5 layers at 224×224 and its 5×5 one in the preview, with fewer channels; tiles
+# that overhang the output (13×10, 9×11), uneven padding, no bias
 CASES = [dict(shape=(2, 8, 12, 12), out=6, kernel=3, padding=1),
          dict(shape=(2, 6, 26, 26), out=4, kernel=5, padding=2),
-         dict(shape=(3, 8, 3, 3), out=5, kernel=3, padding=1),
+         dict(shape=(3, 8, 8, 8), out=5, kernel=5, padding=2),
          dict(shape=(2, 3, 13, 10), out=2, kernel=5, padding=(2, 1)),
          dict(shape=(2, 4, 9, 11), out=5, kernel=3, padding=0, bias=False)]
 
@@ -59,13 +59,14 @@ def test_winograd_only_where_it_applies_and_pays_else_nn_conv2d():
         conv = d2l.Conv2d(2, 3, kernel, padding=kwargs.pop("padding", 1), **kwargs)
         return type(conv(torch.randn(1, 2, side, side, requires_grad=True)).grad_fn).__name__
 
-    assert backward_of(12) == backward_of(3) == backward_of(8, kernel=5, padding=2) == "_WinogradBackward"
-    # a 2×2 output takes more multiplications in one tile than directly; stride, dilation, a kernel
-    # it does not handle, 'same' padding given as a word, and winograd=False keep nn.Conv2d
-    for kwargs in (dict(side=2), dict(side=12, stride=2), dict(side=12, dilation=2), dict(side=12, kernel=7),
-                   dict(side=12, padding="same"), dict(side=12, winograd=False)):
+    assert backward_of(12) == backward_of(5) == backward_of(8, kernel=5, padding=2) == "_WinogradBackward"
+    # outputs of one tile (the preview's 3×3 maps), stride, dilation, a kernel it does not handle,
+    # 'same' padding given as a word, and winograd=False keep nn.Conv2d
+    for kwargs in (dict(side=3), dict(side=4, kernel=5, padding=2), dict(side=12, stride=2),
+                   dict(side=12, dilation=2), dict(side=12, kernel=7), dict(side=12, padding="same"),
+                   dict(side=12, winograd=False)):
         assert backward_of(**kwargs) == "ConvolutionBackward0", kwargs
-    assert backward_of(2, winograd=True) == "_WinogradBackward"
+    assert backward_of(3, winograd=True) == "_WinogradBackward"
 
 
 def test_parameters_and_state_are_nn_conv2ds():

@@ -58,6 +58,9 @@ def test_which_convolutions_it_supports_and_where_it_pays():
     assert winograd.pays(5, (26, 26)) and winograd.pays(3, (12, 12)) and winograd.pays(5, (8, 8))
     assert winograd.pays(3, (3, 3))  # one tile: 36 products for 3·3·9 = 81
     assert not winograd.pays(3, (2, 2)) and not winograd.pays(3, (1, 5)) and not winograd.pays(5, (1, 2))
+    # asking for two tiles each way (PyTorch's choice): the preview's 3×3 maps no longer, 5×5 and 8×8 still
+    assert not winograd.pays(3, (3, 3), min_tiles=2) and not winograd.pays(3, (4, 12), min_tiles=2)
+    assert winograd.pays(3, (5, 5), min_tiles=2) and winograd.pays(5, (8, 8), min_tiles=2)
     assert [winograd.tiles(side) for side in (1, 4, 5, 8, 12, 26)] == [1, 1, 2, 2, 3, 7]
 
 
