@@ -1,7 +1,8 @@
 """AlexNet's convolutions, layer by layer, each way the PyTorch and JAX notebooks could compute them.
 
-Each of the five convolutions runs forward and backward (the gradients with respect to input and
-kernel, as a training step computes them), alternating repeat after repeat between
+Each of the five convolutions runs forward and backward as a training step computes them (the
+gradients with respect to kernel and input, the first layer's kernel only, since no step needs the
+gradient of the images), alternating repeat after repeat between
 
 * JAX: XLA's own `lax.conv_general_dilated`; `d2l.conv`'s matrix products over image patches
   (`winograd=False`); `d2l.conv`'s Winograd F(4×4, r×r) (`winograd=True`), where the kernel allows it;
@@ -53,7 +54,7 @@ def conv_layers(resize: int, batch: int) -> list:
     return layers
 
 
-def jax_ways(x_shape, k_shape, stride, padding) -> dict:
+def jax_ways(x_shape, k_shape, stride, padding, input_gradient) -> dict:
     """{way: a function of no arguments running forward and backward once, until done}."""
     import jax
     from jax import lax
@@ -70,15 +71,19 @@ def jax_ways(x_shape, k_shape, stride, padding) -> dict:
 
     def compiled(conv):
         def run(x, kernel, cotangent):
-            y, vjp = jax.vjp(lambda x, k: conv(x, k, (stride, stride), [(padding, padding)] * 2,
-                                               dimension_numbers=dims), x, kernel)
+            def layer(k, x=x):
+                return conv(x, k, (stride, stride), [(padding, padding)] * 2, dimension_numbers=dims)
+            if input_gradient:
+                y, vjp = jax.vjp(lambda x, k: layer(k, x), x, kernel)
+            else:
+                y, vjp = jax.vjp(layer, kernel)
             return y, vjp(cotangent)
         fn = jax.jit(run)
         return lambda: jax.block_until_ready(fn(x, kernel, cotangent))
     return {way: compiled(conv) for way, conv in convs.items()}
 
 
-def pytorch_ways(x_shape, k_shape, stride, padding) -> dict:
+def pytorch_ways(x_shape, k_shape, stride, padding, input_gradient) -> dict:
     """{way: a function of no arguments running forward and backward once}: the notebook's layout."""
     import torch
 
@@ -86,7 +91,7 @@ def pytorch_ways(x_shape, k_shape, stride, padding) -> dict:
 
     torch.manual_seed(0)
     n, h, w, c_in = x_shape
-    x = torch.randn(n, c_in, h, w).contiguous(memory_format=torch.channels_last).requires_grad_()
+    x = torch.randn(n, c_in, h, w).contiguous(memory_format=torch.channels_last).requires_grad_(input_gradient)
     out = _out(x_shape, k_shape, stride, padding)
     cotangent = torch.randn(n, k_shape[3], *out).contiguous(memory_format=torch.channels_last)
 
@@ -107,22 +112,23 @@ def seconds(fn) -> float:
     return time.perf_counter() - begin
 
 
-def measure_layer(key: str, layer, repeats: int) -> dict:
+def measure_layer(key: str, layer, repeats: int, input_gradient: bool = True) -> dict:
     label, x_shape, k_shape, stride, padding, out_shape = layer
     pads = [(padding, padding)] * 2
     names, compared = WAYS[key]
     if not winograd.supports(k_shape[:2], (stride, stride), (1, 1), pads):
         names = tuple(name for name in names if name != "Winograd")
     fns = {name: fn for name, fn in {"jax": jax_ways, "pytorch": pytorch_ways}[key](
-        x_shape, k_shape, stride, padding).items() if name in names}
+        x_shape, k_shape, stride, padding, input_gradient).items() if name in names}
     times = {name: [] for name in names}
     for fn in fns.values():
         fn()  # compile, allocate
     for r in range(repeats):
         for name in (names if r % 2 == 0 else names[::-1]):  # alternate who goes first
             times[name].append(seconds(fns[name]))
-    # a forward pass costs 2·MACs; each of the two gradients costs as much again
-    flops = 3 * 2 * out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * k_shape[0] * k_shape[1] * k_shape[2]
+    # a forward pass costs 2·MACs; each gradient costs as much again
+    macs = out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] * k_shape[0] * k_shape[1] * k_shape[2]
+    flops = (3 if input_gradient else 2) * 2 * macs
     return {"layer": label, "input": list(x_shape), "kernel": list(k_shape), "gflop": flops / 1e9,
             "picks": picks(key, x_shape, k_shape, stride, padding),
             "ms": {name: summary([1e3 * t for t in ts]) for name, ts in times.items()},
@@ -184,9 +190,10 @@ def matmul_rate(key: str, n: int, repeats: int) -> dict:
 def markdown(doc: dict) -> str:
     lines = [f"# AlexNet's convolutions in PyTorch and JAX, {doc['device'].upper()} ({doc['timestamp']})", "",
              f"Machine: {cpu(doc['machine'])}. Command: `{doc['command']}` ({doc['minutes']:.0f} min). "
-             f"Forward and both gradients of each convolution, {doc['repeats']} alternating repeats, median "
-             "(min–max). JAX: XLA's own convolution; patches: `d2l.conv(..., winograd=False)`, matrix products "
-             "over image patches; Winograd: `d2l.conv(..., winograd=True)`, F(4×4, r×r), where the kernel allows "
+             f"Forward and backward of each convolution as a training step computes them (both gradients; the "
+             f"first layer's kernel gradient only), {doc['repeats']} alternating repeats, median (min–max). "
+             "JAX: XLA's own convolution; patches: `d2l.conv(..., winograd=False)`, matrix products over image "
+             "patches; Winograd: `d2l.conv(..., winograd=True)`, F(4×4, r×r), where the kernel allows "
              "it. PyTorch, channels-last as in the notebook: oneDNN: `nn.Conv2d`; Winograd: "
              "`d2l.Conv2d(..., winograd=True)`. \"Picks\": what the notebook's helper computes for the layer. "
              "GFLOP/s count the direct method's operations, so Winograd, which does fewer, can pass the "
@@ -244,7 +251,8 @@ def main(argv=None):
         for preset in args.presets.split(","):
             values = config.PRESETS[preset]
             batch = args.batch_size or values["batch_size"]
-            layers = [measure_layer(key, layer, args.repeats) for layer in conv_layers(values["resize"], batch)]
+            layers = [measure_layer(key, layer, args.repeats, input_gradient=i > 0)
+                      for i, layer in enumerate(conv_layers(values["resize"], batch))]
             settings.append({"preset": preset, "resize": values["resize"], "batch_size": batch, "layers": layers})
             print(f"{key} {preset}: done", flush=True)
         results[key] = {"version": adapter.VERSION, "has_gpu": adapter.has_gpu(),

@@ -78,10 +78,10 @@ def pays(kernel: int, out: tuple, min_tiles: int = 1) -> bool:
     AlexNet's 3×3 and 5×5 layers take fewer at every size we train at: their smallest maps, 3×3 in
     the preview, need one tile of 36 products where the direct method needs 81. For a 3×3 kernel, a
     1×1 or 2×2 output would not: its one tile costs as much as the direct method or more. Whether
-    fewer products make a faster layer also depends on how the transforms run: compiled by XLA, JAX's
-    one-tile layers ran faster (so `d2l.conv` takes the default); eagerly, one PyTorch operation
-    after another, PyTorch's ran slower than oneDNN, so `d2l.Conv2d` asks for two tiles each way
-    (benchmarks/convs-cpu.md).
+    fewer products make a faster layer also depends on how the transforms run. Compiled by XLA, JAX's
+    one-tile layers ran faster than with patches, so `d2l.conv` takes the default; run eagerly, one
+    PyTorch operation after another, PyTorch's ran slower than oneDNN's direct method, so
+    `d2l.Conv2d` asks for two tiles each way (benchmarks/convs-cpu.md).
     """
     alpha = TILE + kernel - 1
     many = tiles(out[0]) >= min_tiles and tiles(out[1]) >= min_tiles
