@@ -153,6 +153,9 @@ def _present(page) -> str:
                          " || {}).id")
 
 
+_ACTIVE_CELL = "[...document.querySelectorAll('.jp-Cell')].findIndex(c => c.classList.contains('jp-mod-active'))"
+
+
 def _run_setup_cell(page, setup):
     """Run the notebook from its first cell to `setup` with the presenter's keys, then `setup` itself.
 
@@ -160,12 +163,13 @@ def _run_setup_cell(page, setup):
     `parameters` cell that `setup` needs); Ctrl+Enter runs `setup` and stays on its slide.
     """
     page.locator(".reveal .slides .jp-Cell").first.click()  # command mode, focus in the notebook
-    for _ in range(page.locator(".jp-Cell").count()):
-        if setup.evaluate("cell => cell.classList.contains('jp-mod-active')"):
-            break
+    target = setup.evaluate("cell => [...document.querySelectorAll('.jp-Cell')].indexOf(cell)")
+    while (now := page.evaluate(_ACTIVE_CELL)) < target:
         page.keyboard.press("Shift+Enter")
-    else:
-        pytest.fail("Shift+Enter never reached the setup cell")
+        # JupyterLab moves the selection after the key event returns: wait for it, or the next
+        # check reads the old cell and a later press runs past `setup`.
+        page.wait_for_function(f"previous => ({_ACTIVE_CELL}) !== previous", arg=now, timeout=OUTPUT_TIMEOUT_MS)
+    assert now == target, f"Shift+Enter ran past the setup cell (cell {target}) to cell {now}"
     page.keyboard.press("Control+Enter")
 
 
