@@ -114,9 +114,7 @@ def conv(x, kernel, window_strides, padding, *, lhs_dilation=None, rhs_dilation=
     if isinstance(padding, str):
         padding = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], window_strides, padding)
     window_strides, padding = tuple(window_strides), tuple(map(tuple, padding))
-    out = [(x.shape[1 + i] + sum(padding[i]) - kernel.shape[i]) // window_strides[i] + 1 for i in (0, 1)]
-    if (winograd is not False and _winograd.supports(kernel.shape[:2], window_strides, (1, 1), padding)
-            and (winograd or _winograd.pays(kernel.shape[0], out))):
+    if _winograd.use(winograd, kernel.shape[:2], window_strides, (1, 1), padding, x.shape[1:3]):
         return _winograd_conv(x, kernel, padding, precision)
     return _patch_conv(x, kernel, window_strides, padding, precision, whole_batch_bytes, chunk_bytes)
 

@@ -73,13 +73,10 @@ class Conv2d(torch.nn.Conv2d):
         self.winograd = winograd
 
     def forward(self, input):
-        if self.winograd is False or input.device.type != "cpu" or isinstance(self.padding, str) \
-                or self.groups != 1 or self.padding_mode != "zeros":
-            return super().forward(input)
-        pads = tuple((p, p) for p in self.padding)
-        out = [input.shape[2 + i] + 2 * self.padding[i] - self.kernel_size[i] + 1 for i in (0, 1)]
-        if not (_winograd.supports(self.kernel_size, self.stride, self.dilation, pads)
-                and (self.winograd or _winograd.pays(self.kernel_size[0], out, min_tiles=2))):
+        if input.device.type != "cpu" or isinstance(self.padding, str) or self.groups != 1 \
+                or self.padding_mode != "zeros" or not _winograd.use(
+                    self.winograd, self.kernel_size, self.stride, self.dilation,
+                    tuple((p, p) for p in self.padding), input.shape[2:], min_tiles=2):
             return super().forward(input)
         return _Winograd.apply(input, self.weight, self.bias, tuple(self.padding))
 

@@ -88,6 +88,16 @@ def pays(kernel: int, out: tuple, min_tiles: int = 1) -> bool:
     return many and tiles(out[0]) * tiles(out[1]) * alpha * alpha < out[0] * out[1] * kernel * kernel
 
 
+def use(choice, kernel: tuple, strides: tuple, dilation: tuple, padding: tuple, size: tuple,
+        min_tiles: int = 1) -> bool:
+    """The adapters' decision for a convolution of an input `size` (height, width) pixels: never for
+    `choice` False; wherever `supports` allows for True; for None where it also `pays`."""
+    if choice is False or not supports(kernel, strides, dilation, padding):
+        return False
+    out = tuple(size[i] + sum(padding[i]) - kernel[i] + 1 for i in (0, 1))
+    return bool(choice) or pays(kernel[0], out, min_tiles)
+
+
 def tiles(side: int, m: int = TILE) -> int:
     """Tiles along one side of an output `side` values long (the last one may overhang)."""
     return -(-side // m)

@@ -67,3 +67,14 @@ def test_which_convolutions_it_supports_and_where_it_pays():
 def test_too_few_points_is_an_error():
     with pytest.raises(ValueError, match="finite points"):
         winograd.matrices(5, 6)
+
+
+def test_the_adapters_decision():
+    same = ((1, 1), (1, 1))
+    # AlexNet's 3×3 layers in the preview: 3×3 inputs and outputs, one tile each way
+    assert winograd.use(None, (3, 3), (1, 1), (1, 1), same, (3, 3))
+    assert not winograd.use(None, (3, 3), (1, 1), (1, 1), same, (3, 3), min_tiles=2)
+    assert winograd.use(True, (3, 3), (1, 1), (1, 1), same, (2, 2))  # asked for: wherever it is supported
+    assert not winograd.use(None, (3, 3), (1, 1), (1, 1), same, (2, 2))  # 2×2 outputs: it would not pay
+    assert not winograd.use(False, (3, 3), (1, 1), (1, 1), same, (26, 26))
+    assert not winograd.use(True, (11, 11), (4, 4), (1, 1), ((0, 0), (0, 0)), (76, 76))
