@@ -20,6 +20,16 @@ MACS_68 = (96 * 15 * 15 * 1 * 11 * 11 + 256 * 7 * 7 * 96 * 5 * 5 + 384 * 3 * 3 *
            + 384 * 3 * 3 * 384 * 3 * 3 + 256 * 3 * 3 * 384 * 3 * 3 + 256 * 4096 + 4096 * 4096 + 4096 * 10)
 
 
+def run_module(module: str, *args: str, output, timeout: float = 900) -> dict:
+    """Run `python -m module args --output output`; check it succeeds and prints the table it writes beside
+    `output`; return the JSON record."""
+    proc = subprocess.run([sys.executable, "-m", module, *args, "--output", str(output)],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert output.with_suffix(".md").read_text() in proc.stdout
+    return json.loads(output.read_text())
+
+
 def test_cost_model_counts_every_multiply_accumulate():
     assert forward_macs(68) == MACS_68
 
@@ -28,10 +38,7 @@ def test_quick_paired_run_writes_a_complete_report(tmp_path):
     # The d2l 1.0.3 reference is included: an outside package fed local data is the part most
     # likely to break. Its first run on a machine installs it into the user cache (~30 s).
     output = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--frameworks", "pytorch",
-                           "--output", str(output)], cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    doc = json.loads(output.read_text())
+    doc = run_module("benchmarks.bench", "--quick", "--frameworks", "pytorch", output=output)
     assert doc["settings"]["quick"] and doc["settings"]["d2l_reference"] and doc["settings"]["pairs"] == 2
     # the images need no gradient: the first layer's input gradient is not counted
     assert doc["model"]["training_flops_per_example"] == 6 * MACS_68 - 2 * 96 * 15 * 15 * 1 * 11 * 11
@@ -58,7 +65,7 @@ def test_quick_paired_run_writes_a_complete_report(tmp_path):
         s = result[key]
         assert s["n"] == 2 and s["min"] <= s["median"] <= s["max"] and s["min"] > 0
     table = output.with_suffix(".md").read_text()
-    assert "| PyTorch | " in table and "[4 workers]" in table and "| PyTorch | " in proc.stdout
+    assert "| PyTorch | " in table and "[4 workers]" in table
     assert "Matmul rate, median over all pairs: PyTorch " in table
 
 
@@ -75,11 +82,8 @@ def test_impossible_settings_and_names_are_errors(tmp_path):
 
 def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
     output = tmp_path / "options.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.options", "--options", "pytorch:fused",
-                           "--seeds", "0,1", "--train-limit", "320", "--output", str(output)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    doc = json.loads(output.read_text())
+    doc = run_module("benchmarks.options", "--options", "pytorch:fused", "--seeds", "0,1", "--train-limit", "320",
+                     output=output)
     runs = doc["frameworks"]["pytorch"]["runs"]
     assert [r["option"] for r in runs] == [None, "fused", "fused", None]  # the order swapped pair by pair
     assert [r["seed"] for r in runs] == [0, 0, 1, 1]  # one pair per seed
@@ -93,14 +97,42 @@ def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
     assert "seed 1: " in output.with_suffix(".md").read_text()
 
 
+def test_seeds_reports_each_seeds_accuracy_and_the_runs_below_target(tmp_path):
+    output = tmp_path / "seeds.json"
+    doc = run_module("benchmarks.seeds", "--frameworks", "pytorch", "--seeds", "0,1", "--set", "train_limit=320",
+                     "--set", "test_limit=160", output=output)
+    assert doc["overrides"] == {"train_limit": 320, "test_limit": 160} and "train_limit=320" in doc["config"]
+    result = doc["frameworks"]["pytorch"]
+    accuracies = [run["test_acc"] for run in result["runs"]]
+    assert [run["seed"] for run in result["runs"]] == [0, 1] and result["failed"] == 0
+    assert result["test_acc"]["mean"] == pytest.approx(sum(accuracies) / 2)
+    assert [result["test_acc"]["min"], result["test_acc"]["max"]] == sorted(accuracies)
+    # 320 images cannot teach AlexNet Fashion-MNIST: both runs fall short of the 0.80 target
+    assert result["below_target"] == 2
+    table = output.with_suffix(".md").read_text()
+    assert f"| {accuracies[0]:.3f}, {accuracies[1]:.3f} |" in table and "| 2 of 2 |" in table
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "lr"], "write name=value"),
+    (["--set", "lr=fast"], "'fast' is not a number"),
+    (["--set", "momentum=0.5"], "unknown setting(s) ['momentum']"),
+    (["--set", "epochs=0"], "epochs=0 is out of range"),
+    (["--frameworks", "caffe"], "unknown framework 'caffe'"),
+    (["--seeds", "a,b"], "--seeds 'a,b': write whole numbers")])
+def test_seeds_refuses_impossible_settings_before_any_run(tmp_path, args, message):
+    output = tmp_path / "x.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.seeds", *args, "--output", str(output)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (1, 2) and message in proc.stderr, proc.stderr[-2000:]
+    assert not output.exists()
+
+
 def test_convs_times_every_way_of_every_layer(tmp_path):
     pytest.importorskip("jax")
     output = tmp_path / "convs.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.convs", "--presets", "smoke", "--batch-size", "2",
-                           "--repeats", "2", "--matmul-size", "64", "--output", str(output)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    doc = json.loads(output.read_text())
+    doc = run_module("benchmarks.convs", "--presets", "smoke", "--batch-size", "2", "--repeats", "2",
+                     "--matmul-size", "64", output=output, timeout=600)
     assert list(doc["frameworks"]) == ["pytorch", "jax"]
     for key, ways in (("pytorch", ("oneDNN", "Winograd")), ("jax", ("XLA", "patches", "Winograd"))):
         (setting,) = doc["frameworks"][key]["settings"]
@@ -127,11 +159,8 @@ def test_convs_times_every_way_of_every_layer(tmp_path):
 
 def test_an_option_beside_the_notebook_is_one_more_side_of_each_pair(tmp_path):
     output = tmp_path / "beside.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", "--frameworks", "pytorch", "--no-d2l",
-                           "--options", "pytorch:glibc-defaults", "--beside", "--output", str(output)],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    result = json.loads(output.read_text())["frameworks"]["pytorch"]
+    result = run_module("benchmarks.bench", "--quick", "--frameworks", "pytorch", "--no-d2l", "--options",
+                        "pytorch:glibc-defaults", "--beside", output=output, timeout=600)["frameworks"]["pytorch"]
     assert result["option"] is None  # "ours" is the notebook as it is
     side = "ours + glibc-defaults"
     for pair in result["pairs"]:
