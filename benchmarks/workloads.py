@@ -43,8 +43,9 @@ def _torch_channels_first(ns):
 def _torch_fused(ns):
     import torch
 
-    old = ns["optimizer"]  # train_step looks `optimizer` up at each call
+    old = ns["optimizer"]  # train_step looks `optimizer` and `scheduler` up at each call
     ns["optimizer"] = torch.optim.SGD(ns["net"].parameters(), **{**old.defaults, "fused": True})
+    ns["scheduler"] = torch.optim.lr_scheduler.CosineAnnealingLR(ns["optimizer"], T_max=ns["scheduler"].T_max)
 
 
 def _torch_compile(ns):

@@ -234,6 +234,7 @@ def model_table(cells: dict) -> list:
 STEP_JOBS = (
     ("loss function", r"^loss_fn =|^def loss_fn|^return optax\.softmax"),
     ("optimiser", r"^(optimizer|trainer) ="),
+    ("learning-rate schedule", r"^(schedule|scheduler) =|^scheduler\.step\(\)"),
     ("state placed on the device", r"^for part in \(net, optimizer\)|^nnx\.update\(part, jax\.device_put"),
     ("the step", r"^def (train_step|step)\(|^return step\("),
     ("dropout on", r"net\.train\(\)|autograd\.record\(\)"),

@@ -323,7 +323,8 @@ def _curves_sentence(agreement: dict, parity: dict | None) -> list:
             f"Where that comes from, measured by tools/parity on the same first {steps} batches at "
             f"{side}×{side} (results/parity.json): with the same weights the logits agree to {logits:.0e} "
             f"and the initial losses to {parity['initial_loss_spread']:.0e}, the order of floating-point "
-            f"sums. After {parity['settings']['weight_steps']} identical SGD steps with dropout off, "
+            f"sums. After {parity['settings']['weight_steps']} identical SGD steps with dropout off and the "
+            "learning rate held, "
             f"{_pair_names(closest)} agree to {pairs[closest]['max']:.0e} in every weight, rounding alone, "
             f"while {_pair_names(farthest)} differ by up to {pairs[farthest]['max']:.0e} (the largest weight "
             f"moved by {off['largest_weight_change']:.0e}): a step also makes discrete choices that rounding "
@@ -331,7 +332,9 @@ def _curves_sentence(agreement: dict, parity: dict | None) -> list:
             f"over {steps} steps their losses stay within {max(off['loss_spread']):.0e} of each other. With "
             f"dropout on, each framework draws its own masks, and the same {steps} steps already differ by up "
             f"to {max(on['loss_spread']):.3f} in loss: the masks, not the frameworks' arithmetic, are what "
-            "sets the curves apart.")
+            "sets the curves apart from the first steps. Over a run the cosine schedule adds a small difference "
+            "by design: TensorFlow and MXNet fold the learning rate into their momentum (the notebooks' "
+            "Training section).")
     return sentences
 
 

@@ -290,6 +290,8 @@ def test_step_jobs_cover_every_line_of_the_real_notebooks():
     assert set(table) == {label for label, _ in codeview.STEP_JOBS}  # every job appears somewhere
     assert table["weight decay by hand"].keys() == set(KEYS) and table["weight decay by hand"]["pytorch"] == ""
     assert "tape.gradient" in table["gradients"]["tensorflow"] and "backward" in table["gradients"]["pytorch"]
+    assert all(table["learning-rate schedule"].values())  # each its own, none left in another row
+    assert "scheduler.step()" in table["learning-rate schedule"]["pytorch"]
     assert len(set(table["accuracy"].values())) == 1  # the same in all four: one cell in the view
     markup = codeview.step_view_html(cells)
     assert markup.count('colspan="4"') >= 1 and "def evaluate" in html.unescape(re.sub("<[^>]+>", "", markup))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from d2l_helpers import frameworks
+from d2l_helpers.config import PRESETS
 from tools import parity
 
 pytestmark = pytest.mark.parity
@@ -28,7 +29,7 @@ LOSS_TOL = 1e-4        # the loss before training, and over 3 steps without drop
 WEIGHT_TOL = 1e-4
 RELATIVE_TOL = 0.1
 SETTINGS = dict(preset="smoke", resize=224, batch_size=8, train_limit=40, test_limit=10, steps=3,
-                weight_steps=3)
+                weight_steps=3, epochs=parity.HELD_LR_EPOCHS)  # the learning rate held: see tools/parity.py
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,16 @@ def test_same_weights_after_identical_sgd_steps(measured):
     for pair, diff in off["weights_after_pairs"].items():
         print(f"{pair}: max |Δ weight| {diff['max']:.1e}, relative {diff['relative']:.1e}")
         assert diff["max"] <= WEIGHT_TOL and diff["relative"] <= RELATIVE_TOL, pair
+
+
+def test_every_framework_follows_the_same_cosine_schedule(measured):
+    # lr·(1 + cos(π·t/T))/2 for steps t = 0, 1, … of T: the first step at the full rate in every framework
+    schedule, settings = measured["schedule"], measured["settings"]
+    steps, lr = schedule["steps"], settings.get("lr") or PRESETS[settings["preset"]]["lr"]
+    expected = [lr * (1 + np.cos(np.pi * t / steps)) / 2 for t in range(settings["steps"])]
+    assert expected[-1] < 0.7 * lr  # the run is short enough for the rate to fall within the steps read
+    for key, rates in schedule["learning_rates"].items():
+        np.testing.assert_allclose(rates, expected, rtol=1e-5, err_msg=key)
 
 
 def test_dropout_masks_are_what_sets_the_frameworks_apart(measured):

@@ -10,7 +10,9 @@ environment, and records in `results/parity.json`:
 * the losses of a few identical SGD steps with dropout off, and the weights after
   the first `weight_steps` of them;
 * the losses of the same steps with dropout on, where each framework draws its
-  own masks.
+  own masks;
+* the learning rate each framework's schedule gives those steps when the run is
+  one pass over the parity's batches, read back from its optimiser.
 
 The differences that remain with dropout off come from the arithmetic (the order of
 floating-point sums, and discrete choices that rounding can tip: which of two equal
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import json
 import sys
 import tempfile
@@ -38,9 +41,13 @@ from .crossenv import REPO, WorkerError, finish_worker, run_worker
 
 BUILD = ("setup", "data", "model", "train-step")
 # The CPU preview's input size and batch, and few steps: a worker spends most of its time importing
-# its framework and compiling, not computing.
+# its framework and compiling, not computing. The notebooks' cosine schedule spans `epochs` passes,
+# so over these steps the learning rate stays within a millionth of its start. While it changes,
+# TensorFlow's and MXNet's momentum weighs past gradients by their own steps' rates, PyTorch's and
+# JAX's by the current one (the notebooks' Training section), and the updates differ by design.
+HELD_LR_EPOCHS = 1000
 PREVIEW = dict(preset="preview", resize=76, batch_size=64, train_limit=1280, test_limit=10,
-               steps=10, weight_steps=3)
+               epochs=HELD_LR_EPOCHS, steps=10, weight_steps=3)
 WORKERS = 2  # frameworks measured side by side
 
 
@@ -78,6 +85,23 @@ def set_dropout(key: str, ns: dict, rate: float) -> None:
         raise KeyError(key)
 
 
+def learning_rate(key: str, ns: dict) -> float:
+    """The learning rate of the next step, as the notebook's optimiser holds it.
+
+    MXNet's trainer reports the rate of the update it made last (its schedule counts updates from -1 in
+    the notebook, so before any it is not yet defined): read it after the step.
+    """
+    if key == "pytorch":
+        return float(ns["optimizer"].param_groups[0]["lr"])
+    if key == "tensorflow":
+        return float(ns["optimizer"].learning_rate)
+    if key == "jax":
+        return float(ns["schedule"](ns["optimizer"].step.value))
+    if key == "mxnet":
+        return float(ns["trainer"].learning_rate)
+    raise KeyError(key)
+
+
 def _steps(ns: dict, count: int) -> list:
     batches = iter(ns["train_iter"])
     return [float(ns["train_step"](*next(batches))[0]) for _ in range(count)]
@@ -89,7 +113,7 @@ def worker(spec: dict) -> None:
     notebook = NOTEBOOKS / frameworks.get(key).notebook
     overrides = dict(preset=s["preset"], resize=s["resize"], batch_size=s["batch_size"],
                      train_limit=s["train_limit"], test_limit=s["test_limit"], seed=s.get("seed", 0),
-                     lr=s.get("lr"))
+                     lr=s.get("lr"), epochs=s.get("epochs"))
     ns = run_tagged(notebook, BUILD, **overrides)
     d2l = ns["d2l"]
     set_dropout(key, ns, 0.0)
@@ -110,11 +134,21 @@ def worker(spec: dict) -> None:
 
     run_tagged(notebook, ("model", "train-step"), namespace=ns)  # a fresh net, dropout on
     losses_on = _steps(ns, s["steps"])
+
+    # The schedule as each framework applies it, over a run of one pass (it spans the run's batches).
+    ns["config"] = dataclasses.replace(ns["config"], epochs=1)
+    run_tagged(notebook, ("model", "train-step"), namespace=ns)
+    rates, batches = [], iter(ns["train_iter"])
+    for _ in range(s["steps"]):
+        before = learning_rate(key, ns) if key != "mxnet" else None
+        ns["train_step"](*next(batches))
+        rates.append(before if before is not None else learning_rate(key, ns))
     finish_worker(spec, {
         "version": d2l.VERSION, "device": d2l.device_choice().name,
         "initial_loss": float(ns["initial_loss"]),
         "start_vs_shared": max(float(np.abs(w - v).max()) for (w, _), (v, _) in zip(start, shared)),
         "losses_no_dropout": losses_off, "losses_dropout": losses_on,
+        "learning_rates": rates, "schedule_steps": len(ns["train_iter"]),
     })
 
 
@@ -195,6 +229,8 @@ def measure(settings: dict, keys=None) -> dict:
                        "largest_weight_change": moved},
         "dropout": {"losses": {k: results[k]["losses_dropout"] for k in keys},
                     "loss_spread": spread("losses_dropout")},
+        "schedule": {"steps": results[ref]["schedule_steps"],
+                     "learning_rates": {k: results[k]["learning_rates"] for k in keys}},
     }
 
 
