@@ -96,7 +96,7 @@ def learning_rate(key: str, ns: dict) -> float:
     if key == "tensorflow":
         return float(ns["optimizer"].learning_rate)
     if key == "jax":
-        return float(ns["schedule"](ns["optimizer"].step.value))
+        return float(ns["schedule"](ns["optimizer"].step[...]))
     if key == "mxnet":
         return float(ns["trainer"].learning_rate)
     raise KeyError(key)
