@@ -85,21 +85,23 @@ def set_dropout(key: str, ns: dict, rate: float) -> None:
         raise KeyError(key)
 
 
-def learning_rate(key: str, ns: dict) -> float:
-    """The learning rate of the next step, as the notebook's optimiser holds it.
-
-    MXNet's trainer reports the rate of the update it made last (its schedule counts updates from -1 in
-    the notebook, so before any it is not yet defined): read it after the step.
-    """
-    if key == "pytorch":
-        return float(ns["optimizer"].param_groups[0]["lr"])
-    if key == "tensorflow":
-        return float(ns["optimizer"].learning_rate)
-    if key == "jax":
-        return float(ns["schedule"](ns["optimizer"].step[...]))
-    if key == "mxnet":
-        return float(ns["trainer"].learning_rate)
-    raise KeyError(key)
+def learning_rates(key: str, ns: dict, count: int) -> list:
+    """The learning rate each of the next `count` training steps uses, read from the notebook's optimiser."""
+    next_rate = {  # the rate the coming step will use
+        "pytorch": lambda: ns["optimizer"].param_groups[0]["lr"],
+        "tensorflow": lambda: ns["optimizer"].learning_rate,
+        "jax": lambda: ns["schedule"](ns["optimizer"].step[...]),
+    }.get(key)
+    if next_rate is None and key != "mxnet":
+        raise KeyError(key)
+    rates, batches = [], iter(ns["train_iter"])
+    for _ in range(count):
+        if next_rate:
+            rates.append(float(next_rate()))
+        ns["train_step"](*next(batches))
+        if not next_rate:  # Gluon's trainer gives the rate of the update it made last
+            rates.append(float(ns["trainer"].learning_rate))
+    return rates
 
 
 def _steps(ns: dict, count: int) -> list:
@@ -138,11 +140,7 @@ def worker(spec: dict) -> None:
     # The schedule as each framework applies it, over a run of one pass (it spans the run's batches).
     ns["config"] = dataclasses.replace(ns["config"], epochs=1)
     run_tagged(notebook, ("model", "train-step"), namespace=ns)
-    rates, batches = [], iter(ns["train_iter"])
-    for _ in range(s["steps"]):
-        before = learning_rate(key, ns) if key != "mxnet" else None
-        ns["train_step"](*next(batches))
-        rates.append(before if before is not None else learning_rate(key, ns))
+    rates = learning_rates(key, ns, s["steps"])
     finish_worker(spec, {
         "version": d2l.VERSION, "device": d2l.device_choice().name,
         "initial_loss": float(ns["initial_loss"]),
