@@ -31,7 +31,7 @@ TARGET = 0.80  # the preview's test accuracy we promise (README, Presets)
 
 
 def parse_settings(pairs: list[str]) -> dict:
-    """`["train_limit=30000", "lr=0.02"]` as overrides of the preview preset, checked as the notebooks check them."""
+    """`["train_limit=30000", "lr=0.02"]` as overrides of the preview preset (numbers; `make_config` checks them)."""
     overrides = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -41,7 +41,6 @@ def parse_settings(pairs: list[str]) -> dict:
             overrides[name] = int(value) if value.lstrip("-").isdigit() else float(value)
         except ValueError:
             raise ConfigError(f"--set {pair!r}: {value!r} is not a number") from None
-    make_config("preview", gpu=False, **overrides)  # an unknown name or impossible value fails here
     return overrides
 
 
@@ -113,6 +112,7 @@ def main(argv=None) -> int:
         parser.error(f"--seeds {args.seeds!r}: write whole numbers separated by commas, e.g. 0,1,2,3")
     try:
         overrides = parse_settings(args.set)
+        config = make_config("preview", gpu=False, **overrides)  # an unknown name or impossible value fails here
         keys = [frameworks.get(k).key for k in args.frameworks.split(",")] if args.frameworks else [
             k for k in frameworks.KEYS if frameworks.problem(frameworks.get(k)) is None]
     except (ConfigError, KeyError) as err:
@@ -126,8 +126,7 @@ def main(argv=None) -> int:
            "command": " ".join(["python -m benchmarks.seeds", *(sys.argv[1:] if argv is None else argv)]),
            "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info(), "seeds": seeds,
            "overrides": overrides, "target": TARGET, "note": args.note,
-           "config": ", ".join(f"{k}={v}" for k, v in make_config("preview", gpu=False, **overrides).__dict__.items()
-                               if k not in ("preset", "seed")),
+           "config": ", ".join(f"{k}={v}" for k, v in config.as_dict().items() if k not in ("preset", "seed")),
            "frameworks": results}
     output = args.output or HERE / f"seeds-{device}.json"
     output.write_text(json.dumps(doc, indent=1) + "\n")
