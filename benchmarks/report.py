@@ -118,8 +118,7 @@ def markdown(doc: dict) -> str:
               f"over {workers} workers in the same run (PyTorch and MXNet; TensorFlow and JAX load with "
               f"tf.data). Share of matmul: ours in GFLOP/s ({flops:.2f} GFLOP per example, "
               f"{doc['model']['convention']}) over the fastest matmul's rate in the same pair. The count is "
-              "the direct method's: a notebook that computes convolutions with fewer multiplications "
-              "(Winograd's algorithm, d2l_helpers.winograd) can pass 100%."]
+              "the direct method's."]
     return "\n".join(lines) + "\n"
 
 

@@ -54,14 +54,6 @@ def _torch_compile(ns):
     ns["net"] = torch.compile(ns["net"])  # train_step and predict look `net` up at each call
 
 
-def _torch_no_winograd(ns):
-    from d2l_helpers import torch as d2l
-
-    for module in ns["net"].modules():
-        if isinstance(module, d2l.Conv2d):
-            module.winograd = False
-
-
 def _torch_bf16(ns):
     import torch
 
@@ -82,60 +74,11 @@ def _torch_bf16(ns):
     ns["train_step"], ns["predict"] = train_step, predict_bf16  # the loop and evaluate look them up
 
 
-def _relu_first(layers, is_relu, is_pool) -> list:
-    """`layers` with each ReLU that follows a max-pool moved before it: the paper's order. The
-    PyTorch and JAX notebooks pool first, which gives the same values (ReLU commutes with a max)."""
-    layers = list(layers)
-    for i in range(len(layers) - 1):
-        if is_pool(layers[i]) and is_relu(layers[i + 1]):
-            layers[i], layers[i + 1] = layers[i + 1], layers[i]
-    return layers
-
-
-def _torch_relu_first(ns):
-    from torch import nn
-
-    # The same modules (and parameters, which the optimiser holds) in the new order.
-    ns["net"] = nn.Sequential(*_relu_first(ns["net"], lambda m: isinstance(m, nn.ReLU),
-                                           lambda m: isinstance(m, nn.MaxPool2d)))
-
-
-def _jax_relu_first(ns):
-    from flax import nnx
-
-    pool = ns["max_pool"]
-    ns["net"].layers = nnx.List(_relu_first(ns["net"].layers, lambda f: f is nnx.relu, lambda f: f is pool))
-
-
 def _tf_xla(ns):
     import tensorflow as tf
 
     for name in ("train_step", "predict"):
         ns[name] = tf.function(ns[name].python_function, jit_compile=True, reduce_retracing=True)
-
-
-def _jax_xla_conv(ns):
-    from flax import nnx
-    from jax import lax
-
-    for _, layer in nnx.iter_modules(ns["net"]):
-        if isinstance(layer, nnx.Conv):
-            layer.conv_general_dilated = lax.conv_general_dilated  # nnx.jit retraces on the change
-
-
-def _jax_conv(**settings):
-    def apply(ns):
-        import functools
-
-        from flax import nnx
-
-        from d2l_helpers import jax as d2l
-
-        conv = functools.partial(d2l.conv, **settings)
-        for _, layer in nnx.iter_modules(ns["net"]):
-            if isinstance(layer, nnx.Conv):
-                layer.conv_general_dilated = conv
-    return apply
 
 
 def _mxnet_hybridize(**kwargs):
@@ -147,15 +90,11 @@ def _mxnet_hybridize(**kwargs):
 # {framework key: {option: (what it changes, environment variables, change to the namespace)}}
 OPTIONS = {
     "pytorch": {
-        "no-winograd": ("model: d2l.Conv2d computes every convolution as nn.Conv2d does (oneDNN's direct "
-                        "method), never with Winograd's F(4×4, r×r)", {}, _torch_no_winograd),
         "channels-first": ("model: without channels-last memory (net.to(memory_format=torch.contiguous_format))",
                            {}, _torch_channels_first),
         "fused": ("train-step: SGD(..., fused=True): one kernel per weight tensor for the whole update", {},
                   _torch_fused),
         "compile": ("model: net = torch.compile(net)", {}, _torch_compile),
-        "relu-first": ("model: each ReLU before the max-pool that follows it, as in the paper, not after "
-                       "it", {}, _torch_relu_first),
         "bf16": ("train-step: torch.autocast(dtype=torch.bfloat16) around train_step and predict", {},
                  _torch_bf16),
     },
@@ -164,16 +103,6 @@ OPTIONS = {
         "no-onednn": ("environment: TF_ENABLE_ONEDNN_OPTS=0", {"TF_ENABLE_ONEDNN_OPTS": "0"}, None),
     },
     "jax": {
-        "xla-conv": ("model: XLA's own convolutions (nnx.Conv's default) instead of d2l.conv's matrix products",
-                     {}, _jax_xla_conv),
-        "relu-first": ("model: each ReLU before the max-pool that follows it, as in the paper, not after "
-                       "it", {}, _jax_relu_first),
-        "no-winograd": ("model: d2l.conv computes every convolution as matrix products over patches, never "
-                        "with Winograd's F(4×4, r×r)", {}, _jax_conv(winograd=False)),
-        "whole-batch": ("model: d2l.conv builds every batch's patches at once, even beyond 128 MB (not a few "
-                        "images' at a time)", {}, _jax_conv(whole_batch_bytes=None)),
-        "chunked": ("model: d2l.conv builds every batch's patches a few images' at a time (16 MB), even where "
-                    "they fit in 128 MB", {}, _jax_conv(whole_batch_bytes=0)),
         "thunk-off": ("environment: XLA_FLAGS=--xla_cpu_use_thunk_runtime=false (XLA's older CPU runtime)",
                       {"XLA_FLAGS": "--xla_cpu_use_thunk_runtime=false"}, None),
         "onednn": ("environment: XLA_FLAGS=--xla_cpu_use_onednn=true", {"XLA_FLAGS": "--xla_cpu_use_onednn=true"},

@@ -160,9 +160,9 @@ def _strip_comment(line: str) -> str:
 
 KINDS = {  # what an expression in a Sequential builds, by the names the frameworks use
     "conv": r"Conv", "pool": r"MaxPool|max_pool", "dense": r"Linear|Dense",
-    "dropout": r"Dropout", "flatten": r"Flatten|flatten", "relu": r"ReLU|relu$",
+    "dropout": r"Dropout", "flatten": r"Flatten|flatten", "relu": r"ReLU|relu$|Activation",
 }
-PREFIXES = ("keras.layers.", "nnx.", "nn.")  # dropped in the view, named in its header
+PREFIXES = ("keras.layers.", "layers.", "nnx.", "nn.")  # dropped in the view, named in its header
 
 
 def kind_of(expression: str) -> str:
@@ -206,8 +206,7 @@ def model_rows(model_source: str) -> list:
 
 
 def model_table(cells: dict) -> list:
-    """[(label, {framework key: code or ""})]: one row per AlexNet layer, plus one for flattening
-    (which Gluon's Dense does itself)."""
+    """[(label, {framework key: code})]: one row per AlexNet layer, plus one for flattening."""
     layers = [(layer.kind, layer.label) for layer in ALEXNET]
     first_dense = next(i for i, (kind, _) in enumerate(layers) if kind == "dense")
     layers.insert(first_dense, ("flatten", "flatten the last feature map"))
@@ -219,7 +218,7 @@ def model_table(cells: dict) -> list:
             if i < len(rows) and rows[i][0] == kind:
                 table[row][1][key] = fit(rows[i][1])
                 i += 1
-            elif kind != "flatten":
+            else:
                 raise ValueError(f"{registry.get(key).notebook}: layer {row + 1} should be a {kind}, "
                                  f"found {rows[i][0] if i < len(rows) else 'nothing'}")
         if i != len(rows):
@@ -235,7 +234,6 @@ STEP_JOBS = (
     ("loss function", r"^loss_fn =|^def loss_fn|^return optax\.softmax"),
     ("optimiser", r"^(optimizer|trainer) ="),
     ("learning-rate schedule", r"^(schedule|scheduler) =|^scheduler\.step\(\)"),
-    ("state placed on the device", r"^for part in \(net, optimizer\)|^nnx\.update\(part, jax\.device_put"),
     ("the step", r"^def (train_step|step)\(|^return step\("),
     ("dropout on", r"net\.train\(\)|autograd\.record\(\)"),
     ("record for gradients", r"GradientTape|^def loss_and_logits"),

@@ -7,13 +7,11 @@ import functools
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import *
 from . import data as _data
 from . import devices as _devices
 from . import metrics as _metrics
-from . import winograd as _winograd
 
 FRAMEWORK = "PyTorch"
 VERSION = torch.__version__
@@ -55,92 +53,6 @@ class Batches(_data.BatchStream):
         x = (self.images[idx].float() / 255 - _data.MEAN) / _data.STD
         x = self.matrix @ x @ self.matrix.T
         return x.unsqueeze(1), self.labels[idx]
-
-
-class Conv2d(torch.nn.Conv2d):
-    """`nn.Conv2d`, computed on the CPU with Winograd's F(4×4, r×r) where it applies and pays.
-
-    That is stride-1 3×3 and 5×5 kernels with outputs of at least two tiles (5 pixels) each way,
-    where it takes fewer multiplications (`d2l_helpers.winograd`): per position in a tile, one
-    matrix product of the transformed input tiles by the transformed kernel, for at most a quarter
-    of the multiplications of the direct method that oneDNN uses. `winograd=False` never uses it,
-    `True` wherever the kernel allows. Everywhere else, and on a GPU, it is `nn.Conv2d` itself. The
-    parameters, their names and the state dict are `nn.Conv2d`'s.
-    """
-
-    def __init__(self, *args, winograd=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.winograd = winograd
-
-    def forward(self, input):
-        if input.device.type != "cpu" or isinstance(self.padding, str) or self.groups != 1 \
-                or self.padding_mode != "zeros" or not _winograd.use(
-                    self.winograd, self.kernel_size, self.stride, self.dilation,
-                    tuple((p, p) for p in self.padding), input.shape[2:], min_tiles=2):
-            return super().forward(input)
-        return _Winograd.apply(input, self.weight, self.bias, tuple(self.padding))
-
-
-@functools.lru_cache(maxsize=None)
-def _transforms(r, device, dtype):
-    return tuple(torch.from_numpy(t).to(device, dtype) for t in _winograd.tile_transforms(r))
-
-
-class _Winograd(torch.autograd.Function):
-    """F(4×4, r×r) over an N×C×H×W batch, channels-last in memory (as the notebook keeps it), with
-    its backward pass: the same transforms transposed, and matrix products."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, padding):
-        c_out, c_in, r, _ = weight.shape
-        m, alpha = _winograd.TILE, _winograd.TILE + r - 1
-        to_tiles, to_kernel, from_tiles = _transforms(r, x.device, x.dtype)
-        x = x.permute(0, 2, 3, 1)  # N×H×W×C: no copy for a channels-last batch
-        n, h, w, _ = x.shape
-        out = [size + 2 * p - r + 1 for size, p in zip((h, w), padding)]
-        th, tw = map(_winograd.tiles, out)
-        # zeros beyond the last row and column as well, so that the last tiles are whole
-        x = F.pad(x, (0, 0, padding[1], tw * m + r - 1 - w - padding[1], padding[0], th * m + r - 1 - h - padding[0]))
-        # the α×α inputs of every tile (tiles overlap by r − 1), one row of the matrix per position
-        tiles = x.unfold(1, alpha, m).unfold(2, alpha, m).permute(4, 5, 0, 1, 2, 3).reshape(alpha * alpha, -1)
-        v = (to_tiles @ tiles).view(alpha * alpha, n * th * tw, c_in)
-        u = (to_kernel @ weight.permute(2, 3, 1, 0).reshape(r * r, c_in * c_out)).view(alpha * alpha, c_in, c_out)
-        y = (from_tiles @ torch.bmm(v, u).view(alpha * alpha, -1)).view(m, m, n, th, tw, c_out)
-        # to N × th × m × tw × m × C_out in memory, that is N×H×W×C_out, the bias added on the way
-        tiled = y.new_empty(n, th, m, tw, m, c_out)
-        torch.add(y.permute(2, 3, 0, 4, 1, 5), 0 if bias is None else bias, out=tiled)
-        y = tiled.view(n, th * m, tw * m, c_out)[:, :out[0], :out[1]].contiguous()  # copies only where tiles overhang
-        ctx.save_for_backward(v, u)
-        ctx.sizes = (n, h, w, r, out, th, tw, padding, bias is not None)
-        return y.permute(0, 3, 1, 2)  # channels-last N×C×H×W
-
-    @staticmethod
-    def backward(ctx, dy):
-        v, u = ctx.saved_tensors
-        n, h, w, r, out, th, tw, padding, has_bias = ctx.sizes
-        _, c_in, c_out = u.shape
-        m, alpha = _winograd.TILE, _winograd.TILE + r - 1
-        to_tiles, to_kernel, from_tiles = _transforms(r, dy.device, dy.dtype)
-        dy = dy.permute(0, 2, 3, 1)
-        dbias = dy.sum((0, 1, 2)) if has_bias else None
-        dy = F.pad(dy, (0, 0, 0, tw * m - out[1], 0, th * m - out[0]))
-        dy = dy.reshape(n, th, m, tw, m, c_out).permute(2, 4, 0, 1, 3, 5).reshape(m * m, -1)
-        dm = (from_tiles.T @ dy).view(alpha * alpha, n * th * tw, c_out)
-        dweight = (to_kernel.T @ torch.bmm(v.transpose(1, 2), dm).view(alpha * alpha, -1)).view(r, r, c_in, c_out)
-        dx = None
-        if ctx.needs_input_grad[0]:
-            dtiles = (to_tiles.T @ torch.bmm(dm, u.transpose(1, 2)).view(alpha * alpha, -1))
-            dtiles = dtiles.view(alpha, alpha, n, th, tw, c_in)
-            # sum the overlapping tiles back: tile t's rows are the m-row blocks t and t + 1 (r − 1 <= m)
-            dx = dy.new_zeros(n, th + 1, m, tw + 1, m, c_in)
-            for i in (0, 1):
-                for j in (0, 1):
-                    rows, cols = min(m, alpha - i * m), min(m, alpha - j * m)
-                    dx[:, i:i + th, :rows, j:j + tw, :cols] += \
-                        dtiles[i * m:i * m + rows, j * m:j * m + cols].permute(2, 3, 0, 4, 1, 5)
-            dx = dx.view(n, (th + 1) * m, (tw + 1) * m, c_in)
-            dx = dx[:, padding[0]:padding[0] + h, padding[1]:padding[1] + w].contiguous().permute(0, 3, 1, 2)
-        return dx, dweight.permute(3, 2, 0, 1), dbias, None
 
 
 def loaders(dataset, config, device):

@@ -128,35 +128,6 @@ def test_seeds_refuses_impossible_settings_before_any_run(tmp_path, args, messag
     assert not output.exists()
 
 
-def test_convs_times_every_way_of_every_layer(tmp_path):
-    pytest.importorskip("jax")
-    output = tmp_path / "convs.json"
-    doc = run_module("benchmarks.convs", "--presets", "smoke", "--batch-size", "2", "--repeats", "2",
-                     "--matmul-size", "64", output=output, timeout=600)
-    assert list(doc["frameworks"]) == ["pytorch", "jax"]
-    for key, ways in (("pytorch", ("oneDNN", "Winograd")), ("jax", ("XLA", "patches", "Winograd"))):
-        (setting,) = doc["frameworks"][key]["settings"]
-        assert [row["kernel"][:2] for row in setting["layers"]] == [[11, 11], [5, 5], [3, 3], [3, 3], [3, 3]]
-        # the layer inputs follow the smoke preset's 68×68 maps: 68, then 7 after two poolings, then 3
-        assert [row["input"][1] for row in setting["layers"]] == [68, 7, 3, 3, 3]
-        # forward and two gradients (the first layer: one), 2 FLOPs per multiply-add, batches of 2
-        first_macs = 96 * 15 * 15 * 1 * 11 * 11
-        passes = sum(row["gflop"] for row in setting["layers"]) * 1e9 / 2 / 2 + first_macs
-        assert passes == pytest.approx(3 * (MACS_68 - (256 * 4096 + 4096 * 4096 + 4096 * 10)))
-        first, second, *three_by_three = setting["layers"]
-        assert set(first["ms"]) == set(ways) - {"Winograd"}  # stride 4: no Winograd
-        for row in [second, *three_by_three]:
-            assert set(row["ms"]) == set(ways) and all(row["ms"][w]["n"] == 2 and row["ms"][w]["min"] > 0
-                                                       for w in ways)
-            assert row["speed-up"]["Winograd"]["n"] == 2
-        # what each helper picks: JAX Winograd wherever it takes fewer products; PyTorch only from two
-        # tiles each way (the 7×7 map, not the 3×3 ones)
-        picks = [row["picks"] for row in setting["layers"]]
-        assert picks == (["patches"] + ["Winograd"] * 4 if key == "jax" else ["oneDNN", "Winograd"] + ["oneDNN"] * 3)
-    text = output.with_suffix(".md").read_text()
-    assert "| conv 11×11, 96, stride 4 |" in text and "## PyTorch" in text and "## JAX" in text
-
-
 def test_an_option_beside_the_notebook_is_one_more_side_of_each_pair(tmp_path):
     output = tmp_path / "beside.json"
     result = run_module("benchmarks.bench", "--quick", "--frameworks", "pytorch", "--no-d2l", "--options",
@@ -169,28 +140,3 @@ def test_an_option_beside_the_notebook_is_one_more_side_of_each_pair(tmp_path):
         assert pair[f"ratio to {side}"] == pytest.approx(
             (ours["examples"] / ours["seconds"]) / (other["examples"] / other["seconds"]))
     assert f"PyTorch, in the same pairs, {side}: " in output.with_suffix(".md").read_text()
-
-
-@pytest.mark.parametrize("key", ["pytorch", "jax"])
-def test_relu_first_option_reorders_the_notebooks_model_into_the_same_function(key):
-    # The notebooks pool before ReLU; the option restores the paper's order around the same layers.
-    pytest.importorskip({"pytorch": "torch", "jax": "flax"}[key])
-    import numpy as np
-
-    from benchmarks.workloads import OPTIONS
-    from d2l_helpers import frameworks
-    from tools.cells import NOTEBOOKS, run_tagged
-
-    def names():  # nn.ReLU and nn.MaxPool2d modules, or the functions nnx.relu and max_pool
-        layers = ns["net"] if key == "pytorch" else ns["net"].layers
-        return [getattr(layer, "__name__", type(layer).__name__).lower() for layer in layers]
-
-    ns = run_tagged(NOTEBOOKS / frameworks.get(key).notebook, ("setup", "data", "model", "train-step"),
-                    preset="smoke")
-    before, (X, _) = names(), next(iter(ns["test_iter"]))
-    logits = ns["d2l"].numpy(ns["predict"](X))
-    OPTIONS[key]["relu-first"][2](ns)
-    after = names()
-    assert sorted(before) == sorted(after) and before != after
-    assert all("relu" in after[i - 1] for i, name in enumerate(after) if "pool" in name)
-    np.testing.assert_array_equal(ns["d2l"].numpy(ns["predict"](X)), logits)
