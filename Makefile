@@ -49,6 +49,7 @@ browser:
 
 run: data $(if $(findstring --no-pdf,$(PUBLISH_ARGS)),,browser)
 	$(PY) -m tools.publish $(PUBLISH_ARGS)
+	$(PY) -m tools.readme
 
 test: data browser
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -71,7 +72,7 @@ lab: setup
 bench: data
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
-# The reference preset for every framework that imports, on a GPU machine (README: "GPU run").
+# The reference preset for every framework that imports, on a GPU machine (README: "Using a GPU").
 gpu-run: data
 	$(PY) -m tools.gpu_run
 
