@@ -185,7 +185,7 @@ def markdown(doc: dict) -> str:
              "with the option, and the run as the notebook is just before it, each in a fresh process. "
              f"Command: `{doc['command']}` ({doc['minutes']:.0f} min).", "",
              f"{doc['repeats']} pair(s) per option, the order swapped from pair to pair; figures: median (min–max) "
-             "over the pairs; speed-up: as it is ÷ with it, in seconds.", "",
+             "over the pairs; speed-up: seconds as it is ÷ seconds with it (above 1: the option is faster).", "",
              "| framework | option | change | as it is, s | with it, s | speed-up | test acc (as it is → with it) |",
              "|---|---|---|--:|--:|--:|--:|"]
     for key, result in doc["frameworks"].items():

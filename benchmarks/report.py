@@ -32,7 +32,8 @@ def machine_info() -> dict:
                      if line.split(sep, 1)[0].strip() == key), None)
 
     mem_kb = field("/proc/meminfo", "MemTotal")
-    # Cloud machines of one name differ: "AMD EPYC" has stood for CPUs with and without AVX-512 here.
+    # Cloud CPUs of one model name differ (with or without AVX-512, say): the family, model number
+    # and widest vector unit tell them apart.
     flags = (field("/proc/cpuinfo", "flags") or "").split()
     vector = next((name for flag, name in [("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON")]
                    if flag in flags), None)
