@@ -154,7 +154,11 @@ def test_images_and_labels_of_different_lengths():
 
 @pytest.fixture
 def mirror(tmp_path, real_dir, monkeypatch):
-    """An HTTP mirror on 127.0.0.1 serving the real files; returns the folder it serves."""
+    """An HTTP mirror on 127.0.0.1 serving the real files; returns the folder it serves. The first
+    mirror refuses, and pooch retries it after pauses that are not what these tests check: none here."""
+    import pooch.core
+
+    monkeypatch.setattr(pooch.core.time, "sleep", lambda seconds: None)
     served = link_all(real_dir, tmp_path / "mirror")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     handler.log_message = lambda *args: None
@@ -165,7 +169,6 @@ def mirror(tmp_path, real_dir, monkeypatch):
     server.shutdown()
 
 
-@pytest.mark.slow  # the first mirror refuses, and pooch retries it with pauses
 def test_download_into_cache_then_reuse(isolated, mirror):
     dataset = data.load_fashion_mnist()
     assert dataset.train_images.shape == (60_000, 28, 28)
@@ -174,7 +177,6 @@ def test_download_into_cache_then_reuse(isolated, mirror):
     assert data.locate() == cache
 
 
-@pytest.mark.slow  # the first mirror refuses, and pooch retries it with pauses
 def test_corrupt_cache_file_is_moved_aside_and_fetched_again(isolated, mirror):
     cache = data.cache_dir()
     cache.mkdir(parents=True)
@@ -185,7 +187,6 @@ def test_corrupt_cache_file_is_moved_aside_and_fetched_again(isolated, mirror):
     assert len(aside) == 1 and gzip.decompress(aside[0].read_bytes()) == b"not the labels"
 
 
-@pytest.mark.slow  # the first mirror refuses, and pooch retries it with pauses
 def test_corrupt_download_is_not_trusted_next_time(isolated, mirror):
     bad = mirror / "t10k-labels-idx1-ubyte.gz"
     bad.unlink()
