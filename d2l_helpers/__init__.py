@@ -35,7 +35,14 @@ from .metrics import (
                            progress,
                            softmax,
 )
-from .plotting import LivePlot, show_confusion, show_images, show_predictions, show_probabilities
+from .plotting import (
+                           LivePlot,
+                           show_confusion,
+                           show_filters,
+                           show_images,
+                           show_predictions,
+                           show_probabilities,
+)
 from .results import RunRecord, load_record
 from .training import TrainingLog
 from .weights import initial_weights
@@ -49,6 +56,6 @@ __all__ = [
     "split_for", "stratified_indices",
     "Accumulator", "TrainingDiverged", "confusion_matrix", "ensure_finite",
     "per_class_accuracy", "progress", "softmax",
-    "LivePlot", "show_confusion", "show_images", "show_predictions", "show_probabilities",
+    "LivePlot", "show_confusion", "show_filters", "show_images", "show_predictions", "show_probabilities",
     "RunRecord", "load_record", "TrainingLog", "initial_weights",
 ]

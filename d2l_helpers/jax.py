@@ -37,6 +37,7 @@ def try_gpu():
     """The chosen jax.Device; says which, and why not a GPU if not."""
     choice = device_choice()
     print(choice.line(FRAMEWORK))
+    print(_devices.settings_line())
     return jax.devices("gpu")[choice.gpu.index] if choice.gpu else jax.devices("cpu")[0]
 
 

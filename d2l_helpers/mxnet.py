@@ -7,10 +7,12 @@ Re-exports the framework-neutral helpers, so a notebook needs only
 import functools
 import os
 
-# MXNet holds cores back for its engine's own threads and so runs its kernels on fewer
-# OpenMP threads than the machine has; on the 2-core machine of our first benchmark, using
-# both made a training step 1.3x faster. Must be set before MXNet is imported.
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
+# MXNet holds cores back for its engine's own threads and so runs its kernels on fewer OpenMP
+# threads than the machine has; using every core trains faster (benchmarks/README.md, decisions).
+# Must be set before MXNet is imported.
+from . import devices as _devices
+
+_devices.set_env("OMP_NUM_THREADS", str(os.cpu_count()), "MXNet's kernels use every core")
 
 import mxnet as mx
 import numpy as np
@@ -18,7 +20,6 @@ from mxnet import nd
 
 from . import *
 from . import data as _data
-from . import devices as _devices
 from . import metrics as _metrics
 
 FRAMEWORK = "MXNet"
@@ -46,6 +47,7 @@ def try_gpu() -> mx.Context:
     """The chosen context (mx.gpu(i) or mx.cpu()); says which, and why not a GPU if not."""
     choice = device_choice()
     print(choice.line(FRAMEWORK))
+    print(_devices.settings_line())
     return mx.gpu(choice.gpu.index) if choice.gpu else mx.cpu()
 
 

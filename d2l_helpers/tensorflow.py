@@ -19,7 +19,7 @@ def _quiet_import():
     if _devices.nvidia_gpus():
         yield
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _devices.set_env("TF_CPP_MIN_LOG_LEVEL", "3", "TensorFlow's C++ log: errors only")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
@@ -30,9 +30,9 @@ def _quiet_import():
         os.close(devnull)
 
 
-# TensorFlow turns its oneDNN kernels on by itself only on some CPUs; on the AMD EPYC machine of
-# our first benchmark they trained AlexNet 1.1x (224 px) to 2.3x (96 px) faster. No effect on GPUs.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# TensorFlow turns its oneDNN kernels on by itself only on some CPUs; they train AlexNet faster on
+# every CPU we measured (benchmarks/README.md, decisions). No effect on GPUs.
+_devices.set_env("TF_ENABLE_ONEDNN_OPTS", "1", "oneDNN's CPU kernels on")
 
 import numpy as np
 
@@ -65,6 +65,7 @@ def try_gpu() -> str:
     """The chosen device ('/GPU:0' or '/CPU:0'); says which, and why not a GPU if not."""
     choice = device_choice()
     print(choice.line(FRAMEWORK))
+    print(_devices.settings_line())
     return f"/GPU:{choice.gpu.index}" if choice.gpu else "/CPU:0"
 
 

@@ -33,6 +33,7 @@ def try_gpu() -> torch.device:
     """The chosen device; says which, and why not a GPU if not."""
     choice = device_choice()
     print(choice.line(FRAMEWORK))
+    print(_devices.settings_line())
     return torch.device(f"cuda:{choice.gpu.index}" if choice.gpu else "cpu")
 
 
