@@ -186,3 +186,35 @@ def test_diverging_loss_stops_with_a_clear_message(tmp_path):
     with pytest.raises(TrainingDiverged, match="smaller learning rate"):
         run_tagged(NOTEBOOKS / TRAINING[0].notebook, ("setup", "data", "model", "train"),
                    preset="smoke", lr=10.0, results_dir=str(tmp_path))
+
+
+KIND_OF_LAYER = {  # the names each framework's shape pass prints, by the kind of layer
+    "conv": ("Conv2d", "Conv2D", "Conv"), "relu": ("ReLU", "relu", "Activation"),
+    "pool": ("MaxPool2d", "MaxPooling2D", "MaxPool2D", "max_pool"), "flatten": ("Flatten", "flatten"),
+    "dense": ("Linear", "Dense"), "dropout": ("Dropout",),
+}
+CHANNELS_LAST = {"tensorflow", "jax"}
+
+
+def shape_pass(fw) -> list:
+    """[(kind, per-example shape, channels first)] as the committed notebook printed its shape pass."""
+    kinds = {name: kind for kind, names in KIND_OF_LAYER.items() for name in names}
+    rows = []
+    for cell in read(fw.notebook).cells:
+        if cell.cell_type != "code" or "model" not in cell.metadata.get("tags", []):
+            continue
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        for name, shape in re.findall(r"^(\w+)\s+output shape: \(([\d, ]+)\)", text, flags=re.M):
+            dims = [int(d) for d in shape.split(",") if d.strip()][1:]  # without the batch
+            if fw.key in CHANNELS_LAST and len(dims) == 3:
+                dims = [dims[2], dims[0], dims[1]]
+            rows.append((kinds[name], tuple(dims)))
+    return rows
+
+
+def test_the_four_committed_shape_passes_list_the_same_layers_with_the_same_shapes():
+    passes = {fw.key: shape_pass(fw) for fw in TRAINING}
+    reference = passes["pytorch"]
+    assert len(reference) == 21 and [kind for kind, _ in reference][:3] == ["conv", "relu", "pool"]
+    for key, rows in passes.items():
+        assert rows == reference, f"{key}'s shape pass differs from PyTorch's: {rows} != {reference}"
