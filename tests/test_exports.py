@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from tools import handouts, publish
 
@@ -299,8 +299,69 @@ def test_export_refuses_a_theme_that_is_not_vendored(tmp_path):
     assert not list((tmp_path / "out").glob("*.html"))
 
 
-# --- in Chromium ---------------------------------------------------------------------
+def executed_notebook(folder: Path, last_output: str = "done\n") -> Path:
+    """A notebook as papermill leaves it, outputs included (no kernel needed): a parameters cell,
+    papermill's copy of it, a plumbing cell tagged remove-input and a plain code cell that prints
+    `last_output`."""
+    def code(source, tags, kind, text, count):
+        return new_code_cell(source, metadata=_meta(kind, tags=tags), execution_count=count,
+                             outputs=[new_output("stream", name="stdout", text=text)])
 
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Executed", metadata=_meta("slide")),
+        code("batch = 16", ["parameters"], "skip", "", 1),
+        code("batch = 'injected_value'", ["injected-parameters"], "skip", "", 2),
+        code("plumbing_call()", ["remove-input"], "-", "what the plumbing shows\n", 3),
+        code("lesson_call()", [], "-", last_output, 4),
+    ], metadata={"rise": RISE})
+    path = folder / "executed.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_exports_leave_out_injected_parameters_and_hidden_inputs(tmp_path):
+    """The page and the deck (which the handout prints) show neither papermill's copy of the
+    parameters nor the code of a remove-input cell, but that cell's output and the lesson's code."""
+    for page in publish.export(executed_notebook(tmp_path), tmp_path / "out"):
+        html = page.read_text(encoding="utf-8")
+        assert "injected_value" not in html and "plumbing_call" not in html, page.name
+        assert "what the plumbing shows" in html and "lesson_call" in html, page.name
+    # the notebook itself keeps both, for whoever runs it
+    sources = [c.source for c in nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells]
+    assert "batch = 'injected_value'" in sources and "plumbing_call()" in sources
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("saved to /work/main/build/checkpoints/alexnet-jax.\n", ["/work/main/build/checkpoints/alexnet-jax"]),
+    ("see /home/ada/x.json, /root/.cache/y and /tmp/pytest-1/z", ["/home/ada/x.json", "/root/.cache/y",
+                                                                  "/tmp/pytest-1/z"]),
+    ("run record: ../results/alexnet-jax.json", []),
+    ("https://example.org/home/page and ~/work/x and a/tmp/b", []),
+])
+def test_machine_paths_in_outputs(text, expected):
+    nb = new_notebook(cells=[new_code_cell("x", outputs=[new_output("stream", name="stdout", text=text)])])
+    assert publish.machine_paths(nb) == [f"cell 0: {path}" for path in expected]
+
+
+def test_machine_paths_in_rich_outputs_and_errors_but_not_in_images():
+    html = '<p>/home/ada/a.csv</p><img src="data:image/png;base64,AAAA/home/BBBB/tmp/CC=="/>'
+    outputs = [new_output("display_data", data={"text/html": html, "image/png": "iVBOR/tmp/x/home/y"}),
+               new_output("error", ename="OSError", evalue="no /tmp/z", traceback=["at /work/q.py"])]
+    nb = new_notebook(cells=[new_markdown_cell("/home/in/prose"), new_code_cell("x", outputs=outputs)])
+    assert publish.machine_paths(nb) == ["cell 1: /home/ada/a.csv", "cell 1: /tmp/z", "cell 1: /work/q.py"]
+
+
+def test_export_refuses_outputs_that_show_machine_paths(tmp_path):
+    path = executed_notebook(tmp_path, last_output="checkpoint in /tmp/ckpt/alexnet\n")
+    with pytest.raises(publish.PublishError, match="paths of this machine.*cell 4: /tmp/ckpt/alexnet"):
+        publish.export(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", publish.NOTEBOOKS)
+def test_committed_notebook_outputs_show_no_machine_paths(name):
+    nb = nbformat.read(publish.NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+    assert publish.machine_paths(nb) == [], f"{name}.ipynb: outputs show paths of this machine"
 
 
 # --- in Chromium ---------------------------------------------------------------------

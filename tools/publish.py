@@ -8,7 +8,9 @@ handouts with one page per slide (tools.handouts, headless Chromium). All work o
 script and style sheet URLs that nbconvert's templates take from CDNs point at
 slides/vendor/ instead (filled by slides/vendor/fetch.sh), and what cannot be
 vendored is left out; `export` refuses to write a page that would still load
-anything from the network.
+anything from the network, or one whose outputs show a path of this machine.
+The exports leave out papermill's injected-parameters cell and the code of cells
+tagged `remove-input` (plumbing whose output is the lesson); the notebooks keep both.
 
 This module imports no framework: each notebook runs in the kernel its metadata
 names (the registry's, `d2l` or `d2l-mxnet`), and a framework whose environment
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import json
 import logging
 import re
 import shutil
@@ -38,6 +41,17 @@ HANDOUT_WORKERS = 2  # headless Chromiums printing side by side
 # Executed in this order: compare and overview read what the AlexNet notebooks record.
 NOTEBOOKS = tuple(Path(name).stem for name in
                   (*(fw.notebook for fw in frameworks.FRAMEWORKS), *frameworks.SUMMARY_NOTEBOOKS))
+
+# Cells the exports leave out: papermill's copy of the run's parameters, which would repeat the
+# parameters cell in every static view.
+REMOVED_CELL_TAGS = ("injected-parameters",)
+# Cells whose code the exports leave out, showing only their outputs (nbconvert's
+# TagRemovePreprocessor; the tag Jupyter Book uses for the same).
+HIDDEN_INPUT_TAGS = ("remove-input",)
+# Outputs must not show where this machine keeps things (a home, a checkout, a temporary folder):
+# a reader's machine has other paths, and they say nothing about the lesson.
+MACHINE_PATH = re.compile(r"(?<![\w.~/-])/(?:work|root|home|tmp|Users)/[^\s\"'<>)]*")
+_DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[\w+/=]+")  # an image inlined in HTML
 
 # URLs relative to the exported HTML file, which sits next to vendor/.
 REVEAL_URL_PREFIX = f"{VENDOR}/reveal.js"
@@ -167,8 +181,9 @@ def has_parameters_cell(nb) -> bool:
 def hide_injected_parameters(nb) -> bool:
     """Mark papermill's `injected-parameters` cells `slide_type: skip`; return whether any exist.
 
-    Papermill writes that cell without slide metadata, so in the deck it would
-    join the slide of the `parameters` cell before it: the title slide.
+    Papermill writes that cell without slide metadata, so in the live slideshow
+    (RISE) it would join the slide of the `parameters` cell before it: the title
+    slide. The exports leave it out altogether (REMOVED_CELL_TAGS).
     """
     found = False
     for cell in nb.cells:
@@ -306,12 +321,36 @@ def deck_settings(nb) -> dict:
     return {"theme": str(rise["theme"]), "scroll": bool(rise["scroll"]), "config": {**config, **PRINT_SETTINGS}}
 
 
+def machine_paths(nb) -> list[str]:
+    """Every path of this machine (/home/..., /tmp/..., MACHINE_PATH) that an output of `nb` shows.
+
+    Reads what a reader sees as text: streams, tracebacks and the text, HTML, markdown and JSON of
+    rich outputs (not images, whose base64 could spell anything; not images inlined in HTML).
+    Returns "cell N: <path>" for each.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            texts = [output.get("text", ""), output.get("evalue", ""), *output.get("traceback", [])]
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/") or mime.endswith("json"):
+                    texts.append(value if isinstance(value, str) else json.dumps(value))
+            for text in texts:
+                text = _DATA_URI.sub("", "".join(text) if isinstance(text, list) else text)
+                found += [f"cell {index}: {path.rstrip('.,;:')}" for path in MACHINE_PATH.findall(text)]
+    return found
+
+
 def _offline_exporters(theme: str):
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter, SlidesExporter
+    from traitlets.config import Config
 
     common = dict(require_js_url=REQUIRE_JS_URL, jquery_url=JQUERY_URL,
-                  embed_images=True)  # markdown images become data: URIs: no paths to break
+                  embed_images=True,  # markdown images become data: URIs: no paths to break
+                  config=Config(TagRemovePreprocessor=dict(
+                      enabled=True, remove_cell_tags=set(REMOVED_CELL_TAGS),
+                      remove_input_tags=set(HIDDEN_INPUT_TAGS))))
     html = HTMLExporter(template_name="lab", template_file="offline_lab.html.j2",
                         extra_loaders=[DictLoader({"offline_lab.html.j2": _OFFLINE_LAB})], **common)
     slides = SlidesExporter(template_name="reveal", template_file="offline_reveal.html.j2",
@@ -323,17 +362,21 @@ def _offline_exporters(theme: str):
 def export(path: Path, output_dir: Path = SLIDES_DIR) -> list[Path]:
     """Export the notebook at `path` to `output_dir/<name>.html` and `<name>.slides.html`.
 
-    The deck follows the notebook's RISE settings (`deck_settings`). Raises
-    PublishError, writing nothing, if either page would load anything from the
-    network or the deck asks for a reveal.js theme that is not vendored.
+    The deck follows the notebook's RISE settings (`deck_settings`). Both leave out the cells
+    tagged REMOVED_CELL_TAGS and the code of those tagged HIDDEN_INPUT_TAGS. Raises
+    PublishError, writing nothing, if an output shows a path of this machine
+    (`machine_paths`), if either page would load anything from the network or if
+    the deck asks for a reveal.js theme that is not vendored.
     """
     import nbformat
 
+    nb = nbformat.read(path, as_version=4)
+    paths = machine_paths(nb)
+    if paths:
+        raise PublishError(f"{path.name}: outputs show paths of this machine ({'; '.join(paths[:5])}): "
+                           "print them relative to the notebook, or only their file names")
     output_dir.mkdir(parents=True, exist_ok=True)
     ensure_vendor(output_dir)
-    nb = nbformat.read(path, as_version=4)
-    # Also for notebooks executed elsewhere (e.g. papermill's CLI) before `--no-execute`.
-    hide_injected_parameters(nb)
     deck = deck_settings(nb)
     theme = Path(VENDOR) / "reveal.js" / "dist" / "theme" / f"{deck['theme']}.css"
     if not (output_dir / theme).is_file():
