@@ -35,22 +35,22 @@ RISE = {"scroll": True, "transition": "none", "theme": "white", "width": 1280, "
 
 # --- how many slides a notebook makes ----------------------------------------------
 
-def _slide_types(nb):
+def slide_types(nb):
     """(slide type, index of the slide it is on or -1 before the first) for every cell of `nb`.
 
     nbconvert wraps every "slide" in a horizontal <section> holding one vertical
     <section> per subslide (the slide itself opens the first), and reveal counts
     those vertical sections. "fragment" and "-" cells join the current
     subslide, "notes" become speaker notes in it, "skip" cells vanish. The first
-    cell that is neither notes nor skip opens a slide whatever its type. publish
-    also hides papermill's injected-parameters cell, so it counts as skip.
+    cell that is neither notes nor skip opens a slide whatever its type. The cells
+    publish leaves out (papermill's injected-parameters cell) count as skip.
     RISE builds its live slideshow by the same rules.
     """
     count = 0
     for cell in nb.cells:
         slideshow = cell.get("metadata", {}).get("slideshow", {})
         kind = slideshow.get("slide_type", "-") if isinstance(slideshow, dict) else "-"
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+        if set(publish.REMOVED_CELL_TAGS) & set(cell.get("metadata", {}).get("tags", [])):
             kind = "skip"
         if kind not in ("skip", "notes") and (count == 0 or kind in ("slide", "subslide")):
             count += 1
@@ -59,7 +59,7 @@ def _slide_types(nb):
 
 def expected_slides(nb) -> int:
     """The number of slides (Reveal.getTotalSlides()) nbconvert's reveal export makes of `nb`."""
-    return max((index + 1 for _, index in _slide_types(nb)), default=0)
+    return max((index + 1 for _, index in slide_types(nb)), default=0)
 
 
 def expected_notes(nb) -> list[int]:
@@ -68,7 +68,7 @@ def expected_notes(nb) -> list[int]:
     A notes cell before the first slide belongs to none: its index is -1, which no
     slide has, so a deck that lost it fails the comparison.
     """
-    return [index for kind, index in _slide_types(nb) if kind == "notes"]
+    return [index for kind, index in slide_types(nb) if kind == "notes"]
 
 
 def _meta(kind, **extra):
