@@ -10,6 +10,7 @@ non-blank page per slide.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -511,19 +512,44 @@ CUT_OFF_JS = """slide => {
   }
   return problems;
 }"""
-# Whether the current slide needed help to fit: it scrolls, or an output in it was scaled down.
+# The smallest text a room can read on a 1280×800 screen, in pixels as shown (issue 33's limits).
+READABLE_PX = {"code": 16, "prose": 20}
+# Every element of `slide` whose own text is shown smaller than `readable` allows: its font size
+# times the zoom of each box around it within the deck, times the scale reveal.js shows the deck at
+# (below 1 it scales with a transform, above with zoom on .slides, where the walk stops). Code is
+# text inside pre or code; the prompts ("In [3]:") are labels, not content.
+SMALL_TEXT_JS = """([slide, readable]) => {
+  const hasText = el => [...el.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+  const problems = [];
+  for (const el of slide.querySelectorAll('*')) {
+    if (!hasText(el) || el.closest('aside.notes, .jp-InputPrompt, .jp-OutputPrompt')) continue;
+    const box = el.getBoundingClientRect();
+    if (!box.width && !box.height) continue;  // not displayed
+    let shown = parseFloat(getComputedStyle(el).fontSize) * Reveal.getScale();
+    for (let a = el; a && !a.classList.contains('slides'); a = a.parentElement) {
+      shown *= parseFloat(getComputedStyle(a).zoom) || 1;
+    }
+    const kind = el.closest('pre, code') ? 'code' : 'prose';
+    if (shown < readable[kind] - 0.01) {
+      problems.push(`<${el.tagName.toLowerCase()}> "${el.textContent.trim().slice(0, 40)}": ` +
+                    `${kind} shown at ${shown.toFixed(1)} px, under ${readable[kind]} px`);
+    }
+  }
+  return problems;
+}"""
+# Whether the current slide needed help to fit: it scrolls.
 OVERFLOWS_JS = """() => {
   const slide = Reveal.getCurrentSlide();
-  return slide.scrollHeight > slide.clientHeight + 1 || slide.scrollWidth > slide.clientWidth + 1
-      || [...slide.querySelectorAll('.jp-OutputArea-output')].some(o => o.style.zoom);
+  return slide.scrollHeight > slide.clientHeight + 1 || slide.scrollWidth > slide.clientWidth + 1;
 }"""
 
 
-def slides_out_of_reach(visit: Visit, shot: str, artifacts: Path) -> list[str]:
-    """Visit every slide, all fragments shown; return what is cut off and cannot be scrolled to.
+def unreadable_slides(visit: Visit, shot: str, artifacts: Path) -> list[str]:
+    """Visit every slide, all fragments shown; return what is cut off and cannot be scrolled to,
+    and text shown smaller than READABLE_PX.
 
-    Each slide that had to scroll or scale to fit is kept as `<shot>-fit-<h>-<v>.png`, and,
-    when it scrolls, `...-end.png` scrolled to its end.
+    Each slide that had to scroll to fit is kept as `<shot>-fit-<h>-<v>.png`, and
+    `...-end.png` scrolled to its end.
     """
     page = visit.page
     problems = []
@@ -531,6 +557,8 @@ def slides_out_of_reach(visit: Visit, shot: str, artifacts: Path) -> list[str]:
         h, v = index["h"], index["v"]
         page.evaluate("([h, v]) => { Reveal.slide(h, v); while (Reveal.nextFragment()); }", [h, v])
         problems += [f"slide {h}/{v}: {p}" for p in page.evaluate(f"({CUT_OFF_JS})(Reveal.getCurrentSlide())")]
+        problems += [f"slide {h}/{v}: {p}" for p in page.evaluate(
+            f"({SMALL_TEXT_JS})([Reveal.getCurrentSlide(), {json.dumps(READABLE_PX)}])")]
         if page.evaluate(OVERFLOWS_JS):
             page.screenshot(path=str(artifacts / f"{shot}-fit-{h}-{v}.png"))
             if page.evaluate("(s => { s.scrollTop = s.scrollHeight; return s.scrollTop > 0; })"
@@ -637,7 +665,7 @@ def test_fit_check_finds_a_slide_cut_off(browser, tmp_path, artifacts):
         deck = publish.export(tall_notebook(tmp_path, scroll), tmp_path / "out")[1]
         visit = open_deck(browser, deck)
         try:
-            problems = slides_out_of_reach(visit, shot, artifacts)
+            problems = unreadable_slides(visit, shot, artifacts)
         finally:
             visit.close()
         if scroll:
@@ -645,6 +673,30 @@ def test_fit_check_finds_a_slide_cut_off(browser, tmp_path, artifacts):
         else:
             assert problems and all(p.startswith("slide 1/0: ") for p in problems), problems[:10]
             assert any('"line_69"' in p for p in problems), problems[:10]
+
+
+@pytest.mark.browser
+def test_font_check_finds_small_print(browser, tmp_path, artifacts):
+    """Guards the guard: prose, code in markdown and code cells at the deck's own sizes are readable;
+    text set smaller, in markdown or in an output, is not."""
+    tiny_output = new_output("display_data", data={"text/html": '<pre style="font-size:10px">tiny_code()</pre>'})
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Sizes\nProse at the deck's size, `a code span` and\n```\na code block\n```",
+                          metadata=_meta("slide")),
+        new_code_cell("print('a code cell')", metadata=_meta("-")),
+        new_markdown_cell('## Small\n\n<p style="font-size:12px">small print</p>', metadata=_meta("slide")),
+        new_code_cell("show()", metadata=_meta("-"), outputs=[tiny_output], execution_count=1),
+    ], metadata={"rise": RISE})
+    path = tmp_path / "sizes.ipynb"
+    nbformat.write(nb, path)
+    visit = open_deck(browser, publish.export(path, tmp_path / "out")[1])
+    try:
+        problems = unreadable_slides(visit, "sizes", artifacts)
+    finally:
+        visit.close()
+    assert len(problems) == 2, problems
+    assert problems[0].startswith('slide 1/0: <p> "small print": prose shown at 11.5 px'), problems
+    assert problems[1].startswith('slide 1/0: <pre> "tiny_code()": code shown at 9.6 px'), problems
 
 
 @pytest.mark.browser
@@ -698,10 +750,11 @@ def test_committed_deck_fits_the_screen(browser, deck, artifacts):
     _source_notebook(deck)
     visit = open_deck(browser, deck)
     try:
-        problems = slides_out_of_reach(visit, deck.name.split(".")[0], artifacts)
+        problems = unreadable_slides(visit, deck.name.split(".")[0], artifacts)
     finally:
         visit.close()
-    assert problems == [], f"{deck.name}: {len(problems)} things cut off out of reach at 1280×800: {problems[:10]}"
+    assert problems == [], (f"{deck.name}: {len(problems)} things cut off out of reach or too small to read "
+                            f"at 1280×800: {problems[:10]}")
 
 
 @pytest.mark.browser

@@ -97,6 +97,12 @@ _DECK_CSS = """
 {%- block notebook_css -%}
 {{ super() }}
 <style type="text/css">
+/* Readable from the back of a room: at 1280×800 reveal.js shows the deck at 0.96 of its size (its
+   margin), so prose, and tables (which JupyterLab sets in its UI size), are set at 21 px (20.2 px
+   shown) where nbconvert's template sets 20 px; code stays at the template's 19 px (18.2 px shown).
+   The theme sets a code block in markdown to 0.55em (11 px): it gets the code cells' size. */
+:root { --jp-content-font-size1: 21px; --jp-ui-font-size1: 21px; }
+.reveal .jp-RenderedHTMLCommon pre { font-size: var(--jp-code-font-size); }
 /* A code cell's input area clips what overflows it: long lines scroll sideways instead. */
 .reveal .jp-InputArea-editor .highlight pre { box-sizing: border-box; overflow-x: auto; }
 /* reveal.js's theme gives every pre a shadow and 90% of its container's width, which cuts the
@@ -126,19 +132,6 @@ require({waitSeconds: 15},
   function (Reveal, RevealNotes) {
     var config = {{ resources.deck.config | json_dumps }};
     config.plugins = [RevealNotes];  // the speaker view (key s) with the notebook's notes cells
-    // An output a little wider than the slide (a table of code) is scaled down to fit it; one
-    // that would need more than a quarter off stays readable and scrolls sideways instead.
-    function fitOutputs() {
-      Reveal.getCurrentSlide().querySelectorAll(".jp-OutputArea-output").forEach(function (output) {
-        if (!output.style.zoom && output.scrollWidth > output.clientWidth) {
-          output.style.zoom = Math.max(0.75, output.clientWidth / output.scrollWidth);
-        }
-      });
-    }
-    if (!/print-pdf/i.test(window.location.search)) {  // reveal.js's own test for its print view
-      Reveal.addEventListener("ready", fitOutputs);
-      Reveal.addEventListener("slidechanged", fitOutputs);
-    }
     // In the print view each slide sits in its own page; one that is taller or wider than its
     // page is scaled down to fit, around the same centre. data-handout tells the printer when.
     Reveal.addEventListener("pdf-ready", function () {
