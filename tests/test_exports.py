@@ -166,6 +166,21 @@ def test_parameters_only_for_notebooks_with_a_parameters_cell(tmp_path, monkeypa
     assert calls[0]["cwd"] == str(tmp_path) and calls[0]["log_output"] is True
 
 
+def test_a_notebook_gets_only_the_parameters_it_takes(tmp_path, monkeypatch, caplog):
+    import papermill
+
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **kw: calls.append(kw))
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("batch = 16", metadata={"tags": ["parameters"]})],
+                                metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}}), path)
+    with caplog.at_level("INFO", logger="tools.publish"):
+        publish.execute(path, {"preset": "smoke", "batch": 2})
+    assert calls[0]["parameters"] == {"batch": 2}
+    assert "lesson.ipynb does not take preset" in caplog.text
+
+
 @pytest.mark.parametrize("text, expected", [
     ("epochs=3", ("epochs", 3)),
     ("lr=0.1", ("lr", 0.1)),

@@ -40,7 +40,8 @@ VENDOR = "vendor"
 HANDOUT_WORKERS = 2  # headless Chromiums printing side by side
 # Executed in this order: compare and overview read what the AlexNet notebooks record.
 NOTEBOOKS = tuple(Path(name).stem for name in
-                  (*(fw.notebook for fw in frameworks.FRAMEWORKS), *frameworks.SUMMARY_NOTEBOOKS))
+                  (*(fw.notebook for fw in frameworks.FRAMEWORKS), *frameworks.LESSON_NOTEBOOKS,
+                   *frameworks.SUMMARY_NOTEBOOKS))
 
 # Cells the exports leave out: papermill's copy of the run's parameters, which would repeat the
 # parameters cell in every static view.
@@ -189,17 +190,19 @@ def hide_injected_parameters(nb) -> bool:
 def execute(path: Path, parameters: dict) -> None:
     """Run the notebook at `path` in place with papermill, in its own folder.
 
-    `parameters` reach only a notebook with a `parameters` cell: papermill would
-    otherwise inject them as a new first cell, i.e. onto the title slide.
+    Of `parameters`, a notebook gets those its `parameters` cell sets (the training
+    preset means nothing to a lesson); one without such a cell gets none, since
+    papermill would inject them as a new first cell, i.e. onto the title slide.
     """
     import nbformat
     import papermill
 
     nb = nbformat.read(path, as_version=4)
-    if not has_parameters_cell(nb):
-        if parameters:
-            log.info("%s has no 'parameters' cell: running it without parameters", path.name)
-        parameters = {}
+    declared = papermill.inspect_notebook(str(path)) if has_parameters_cell(nb) else {}
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        log.info("%s does not take %s: running it without", path.name, ", ".join(unknown))
+    parameters = {name: value for name, value in parameters.items() if name in declared}
     papermill.execute_notebook(
         str(path), str(path), parameters=parameters, cwd=str(path.parent),  # kernel: the notebook's
         log_output=True, progress_bar=False,
