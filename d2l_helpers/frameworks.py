@@ -102,6 +102,9 @@ BY_KEY = {fw.key: fw for fw in FRAMEWORKS}
 BY_NAME = {fw.name: fw for fw in FRAMEWORKS}
 # The notebooks that train nothing; they read what the training notebooks record.
 SUMMARY_NOTEBOOKS = ("compare.ipynb", "overview.ipynb")
+# Lessons of their own, in the main environment's kernel: they neither train AlexNet nor read a
+# run record. Each with the parameters that run it in seconds (the notebook tests).
+LESSON_NOTEBOOKS = {"cpu-convolutions.ipynb": {"batch": 1, "repeats": 1}}
 
 
 def get(key_or_name: str) -> Framework:

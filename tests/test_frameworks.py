@@ -19,6 +19,9 @@ def test_every_framework_has_an_adapter_a_notebook_and_its_kernel():
         assert notebook["metadata"]["kernelspec"]["name"] == fw.kernel, fw.notebook
     for name in frameworks.SUMMARY_NOTEBOOKS:
         assert (NOTEBOOKS / name).is_file()
+    for name in frameworks.LESSON_NOTEBOOKS:
+        notebook = json.loads((NOTEBOOKS / name).read_text())
+        assert notebook["metadata"]["kernelspec"]["name"] == frameworks.MAIN.kernel, name
     assert frameworks.get("PyTorch") is frameworks.get("pytorch") is frameworks.for_module("d2l_helpers.torch")
     with pytest.raises(KeyError, match="choose one of pytorch, tensorflow, jax, mxnet"):
         frameworks.get("caffe")

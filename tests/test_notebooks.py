@@ -12,7 +12,8 @@ from d2l_helpers.metrics import TrainingDiverged
 from tools.cells import NOTEBOOKS, run_tagged
 
 TRAINING = frameworks.FRAMEWORKS
-ALL = [fw.notebook for fw in TRAINING] + list(frameworks.SUMMARY_NOTEBOOKS)
+LESSONS = frameworks.LESSON_NOTEBOOKS
+ALL = [fw.notebook for fw in TRAINING] + list(LESSONS) + list(frameworks.SUMMARY_NOTEBOOKS)
 ROLES = ("setup", "data", "model", "train", "evaluate")
 SHARED_EXCEPT = "framework-specific"  # the tag of the cells that may differ between the notebooks
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
@@ -95,6 +96,41 @@ def test_compare_shows_every_framework_that_ran(executed):
     assert "No run record" not in text
     assert "Before any update, the loss on the first batch" in text
     assert 'class=\\"d2l-aligned\\"' in text and "image/png" in text
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_runs_with_small_parameters(tmp_path, name):
+    """Each lesson runs top to bottom in its kernel, with the registry's parameters for the tests."""
+    import papermill
+
+    papermill.execute_notebook(NOTEBOOKS / name, tmp_path / name, cwd=NOTEBOOKS,
+                               parameters=LESSONS[name], progress_bar=False)
+    text = outputs_text(nbformat.read(tmp_path / name, as_version=4))
+    if name == "cpu-convolutions.ipynb":  # its own checks are asserts; here, that each step showed
+        assert text.count("largest difference from F.conv2d") == 4
+        assert "36 multiplications per tile instead of 144" in text
+        assert all(f"{layer} " in text.rsplit("ms for", 1)[-1] for layer in ("conv2", "conv3", "conv4", "conv5"))
+
+
+def _stride_one_convolutions(resize):
+    """(C in, C out, input side, kernel, padding) of AlexNet's stride-1 convolutions, from the table."""
+    found, side, channels = [], resize, architecture.INPUT_CHANNELS
+    layers = [layer for layer in architecture.ALEXNET if layer.kind in ("conv", "pool")]
+    for layer, after in zip(layers, architecture.feature_map_sizes(resize)):
+        if layer.kind == "conv":
+            if layer.stride == 1:
+                found.append((channels, layer.size, side, layer.kernel, layer.padding))
+            channels = layer.size
+        side = after
+    return found
+
+
+def test_cpu_convolutions_times_alexnets_layers():
+    """The lesson writes AlexNet's layer shapes out for the reader; they must be the table's."""
+    namespace = run_tagged(NOTEBOOKS / "cpu-convolutions.ipynb", ("setup", "layers"))
+    written = [row[1:] for row in namespace["LAYERS"]]
+    assert written == _stride_one_convolutions(make_config("reference", gpu=True).resize)
 
 
 @pytest.mark.parametrize("name", ALL)
