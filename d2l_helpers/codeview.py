@@ -20,11 +20,11 @@ from pathlib import Path
 from . import frameworks as registry
 from .architecture import ALEXNET
 
-WIDTH = 40  # characters per code line in a column: two columns and labels fit 1280 px at 16 px
+WIDTH = 40  # characters per code line in a column: two columns and labels fit 1280 px at 17 px
 
-_TABLE = "border-collapse:collapse;margin:0;font-size:16px;table-layout:auto"
+_TABLE = "border-collapse:collapse;margin:0;font-size:21px;table-layout:auto"
 _TD = "padding:2px 6px;border-bottom:1px solid #e3e3e3;vertical-align:top;text-align:left"
-_CODE = ("margin:0;font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:16px;"
+_CODE = ("margin:0;font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:17px;"
          "line-height:1.25;white-space:pre;background:none;border:none;padding:0")
 
 
@@ -330,7 +330,7 @@ def table_html(table: list, keys, caption: str = "") -> str:
             i += span
         body.append(f'<tr><th style="{_TD};font-weight:normal;color:#555;width:6.5em">'
                     f'{html.escape(label)}</th>{"".join(cells)}</tr>')
-    caption_html = (f'<caption style="caption-side:bottom;text-align:left;color:#777;font-size:16px;'
+    caption_html = (f'<caption style="caption-side:bottom;text-align:left;color:#777;font-size:21px;'
                     f'padding-top:4px">{html.escape(caption)}</caption>' if caption else "")
     return (f'<table class="d2l-aligned" style="{_TABLE}">{caption_html}<thead><tr><th style="{_TD};'
             f'border-bottom:2px solid #999"></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
