@@ -242,6 +242,7 @@ def rolling_mean(values: list, window: int) -> list:
     return out
 
 
+ROUNDING = 1e-3  # a loss spread this small is rounding, not yet a different path
 SMOOTHING = 5  # steps in the rolling mean of curves logged at every step
 
 
@@ -337,13 +338,19 @@ def _curves_sentence(agreement: dict, parity: dict | None) -> str:
                 f"lie within {max(loss):.3f} of each other over the run.")
     if not parity:
         return sentence
-    off, on = parity["no_dropout"], parity["dropout"]
-    steps = len(on["loss_spread"])
-    return (sentence + f" Why they part, measured on the same first {steps} batches with the learning rate "
-            f"held ({parity.get('source', 'results/parity.json')}): with dropout off the four losses stay within "
-            f"{max(off['loss_spread']):.0e} of each other, rounding; with dropout on, each framework draws its "
-            f"own masks and they differ by up to {max(on['loss_spread']):.2f}. The masks, not the arithmetic, "
-            "set the curves apart.")
+    off, on = parity["no_dropout"]["loss_spread"], parity["dropout"]["loss_spread"]
+    source = parity.get("source", "results/parity.json")
+    together = next((i for i, spread in enumerate(off) if spread > ROUNDING), len(off))  # steps within rounding
+    if together == len(off):
+        return (sentence + f" Measured on the same first {len(off)} batches with the learning rate held ({source}): "
+                f"with dropout off the four losses stay within {max(off):.0e} of each other, rounding; with "
+                f"dropout on, each framework draws its own masks and they differ by up to {max(on):.2f}.")
+    widest = max(range(len(off)), key=off.__getitem__)
+    return (sentence + f" Measured on the same first {len(off)} batches with the learning rate held ({source}): "
+            f"with dropout off the four losses agree to {ROUNDING:.0e} for {together} steps, then part as the "
+            f"loss starts to fall, by up to {off[widest]:.2f} at step {widest + 1}: fast learning amplifies "
+            f"the rounding of four implementations. Each framework's own dropout masks part them sooner "
+            f"({on[together - 1]:.2f} at step {together}).")
 
 
 def _accuracy_sentence(done: dict) -> str:
@@ -351,8 +358,8 @@ def _accuracy_sentence(done: dict) -> str:
     best, worst = max(acc, key=acc.get), min(acc, key=acc.get)
     spread, stderr = 100 * (acc[best] - acc[worst]), _standard_error(done)
     verdict = ("within the noise of a test set this size" if spread <= 2 * math.sqrt(2) * stderr
-               else "more than the test set's sampling noise: with the same start and batches, the dropout "
-                    "masks make one run's accuracy a matter of chance too")
+               else "more than the test set's sampling noise: with the same start and batches, amplified "
+                    "rounding and the dropout masks make one run's accuracy partly a matter of chance")
     return (f"Test accuracy ranges from {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} ({name(best)}): "
             f"{spread:.1f} points, {verdict}.")
 

@@ -240,6 +240,16 @@ def test_findings_come_from_the_data(tmp_path):
     assert "PyTorch and TensorFlow" in table and "3e-05" in table
 
 
+def test_curves_that_part_without_dropout_are_put_down_to_amplified_rounding(tmp_path):
+    records, _ = all_four(tmp_path)
+    longer = {**PARITY, "source": "benchmarks/parity-120-cpu.json",
+              "no_dropout": {**PARITY["no_dropout"], "loss_spread": [1e-6, 4e-4, 0.02, 0.3, 0.1]},
+              "dropout": {"loss_spread": [0.01, 0.05, 0.2, 0.4, 0.3]}}
+    text = compare.findings(records, parity=longer)[1]
+    assert "agree to 1e-03 for 2 steps, then part" in text and "by up to 0.30 at step 4" in text
+    assert "(0.05 at step 2)" in text and "benchmarks/parity-120-cpu.json" in text
+
+
 def test_large_accuracy_gap_is_not_called_noise(tmp_path):
     records, _ = all_four(tmp_path, mxnet=dict(acc=0.80))
     assert "more than the test set's sampling noise" in " ".join(compare.findings(records))
