@@ -74,9 +74,10 @@ def loaders(dataset, config, device):
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits: nd.NDArray, labels: nd.NDArray) -> int:
-    """Number of correct predictions in a batch."""
-    return int((logits.argmax(axis=1) == labels.astype("float32")).sum().asscalar())
+def correct(logits: nd.NDArray, labels: nd.NDArray) -> nd.NDArray:
+    """Number of correct predictions in a batch, as a one-element NDArray on their device (`int()`
+    reads it)."""
+    return (logits.argmax(axis=1) == labels.astype("float32")).sum()
 
 
 def numpy(x) -> np.ndarray:

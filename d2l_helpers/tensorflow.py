@@ -93,10 +93,10 @@ def loaders(dataset, config, device):
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits: tf.Tensor, labels: tf.Tensor) -> int:
-    """Number of correct predictions in a batch."""
+def correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Number of correct predictions in a batch, as a tensor on their device (`int()` reads it)."""
     predictions = tf.argmax(logits, axis=1, output_type=labels.dtype)
-    return int(tf.reduce_sum(tf.cast(predictions == labels, tf.int32)))
+    return tf.reduce_sum(tf.cast(predictions == labels, tf.int32))
 
 
 def numpy(x) -> np.ndarray:
