@@ -72,6 +72,7 @@ class Framework:
     module: str          # the package it imports; its adapter is d2l_helpers.<module>
     color: str           # its colour in every figure that compares frameworks
     environment: Environment = MAIN
+    bfloat16: bool = True  # whether its notebook trains with precision="bfloat16" (mixed precision)
 
     @property
     def notebook(self) -> str:
@@ -95,7 +96,7 @@ FRAMEWORKS = (
     Framework("pytorch", "PyTorch", "torch", "tab:red"),
     Framework("tensorflow", "TensorFlow", "tensorflow", "tab:orange"),
     Framework("jax", "JAX", "jax", "tab:purple"),
-    Framework("mxnet", "MXNet", "mxnet", "tab:blue", MXNET_ENV),
+    Framework("mxnet", "MXNet", "mxnet", "tab:blue", MXNET_ENV, bfloat16=False),
 )
 KEYS = tuple(fw.key for fw in FRAMEWORKS)
 BY_KEY = {fw.key: fw for fw in FRAMEWORKS}

@@ -17,8 +17,10 @@ import numpy as np
 from mxnet import nd
 
 from . import *
+from . import config as _config
 from . import data as _data
 from . import devices as _devices
+from . import frameworks as _frameworks
 from . import metrics as _metrics
 
 FRAMEWORK = "MXNet"
@@ -67,6 +69,16 @@ class Batches(_data.BatchStream):
         matrix = self.matrix.broadcast_to((len(indices),) + self.matrix.shape)
         x = nd.batch_dot(nd.batch_dot(matrix, x), matrix, transpose_b=True)
         return x.expand_dims(axis=1), nd.take(self.labels, idx)
+
+
+def make_config(preset: str = "auto", **settings) -> _config.Config:
+    """`d2l_helpers.make_config`, refusing bfloat16: this notebook trains MXNet in float32 only."""
+    config = _config.make_config(preset, **settings)
+    if config.precision != "float32" and not _frameworks.for_module(__name__).bfloat16:
+        others = [fw.name for fw in _frameworks.FRAMEWORKS if fw.bfloat16]
+        raise _config.ConfigError(f"precision={config.precision!r}: the MXNet notebook trains in float32 "
+                                  f"only (mixed precision is in the {', '.join(others)} notebooks)")
+    return config
 
 
 def loaders(dataset, config, device):
