@@ -80,4 +80,4 @@ vendor:
 	sh slides/vendor/fetch.sh
 
 clean:
-	rm -rf .venv .venv-mxnet build *.egg-info .pytest_cache .ruff_cache tests/artifacts
+	rm -rf .venv .venv-mxnet .venv-tensorflow build *.egg-info .pytest_cache .ruff_cache tests/artifacts

@@ -11,7 +11,8 @@ vendored is left out; `export` refuses to write a page that would still load
 anything from the network.
 
 This module imports no framework: each notebook runs in the kernel its metadata
-names (the registry's, `d2l` or `d2l-mxnet`), and a framework whose environment
+names (the registry's, `d2l` or `d2l-mxnet`), or in its framework's GPU environment's
+where a GPU setup built one (`d2l-tensorflow`), and a framework whose environment
 is not set up here is skipped with the reason.
 """
 from __future__ import annotations
@@ -178,8 +179,9 @@ def hide_injected_parameters(nb) -> bool:
     return found
 
 
-def execute(path: Path, parameters: dict) -> None:
-    """Run the notebook at `path` in place with papermill, in its own folder.
+def execute(path: Path, parameters: dict, kernel: str | None = None) -> None:
+    """Run the notebook at `path` in place with papermill, in its own folder, in `kernel` (default:
+    the one its metadata names).
 
     `parameters` reach only a notebook with a `parameters` cell: papermill would
     otherwise inject them as a new first cell, i.e. onto the title slide.
@@ -193,7 +195,7 @@ def execute(path: Path, parameters: dict) -> None:
             log.info("%s has no 'parameters' cell: running it without parameters", path.name)
         parameters = {}
     papermill.execute_notebook(
-        str(path), str(path), parameters=parameters, cwd=str(path.parent),  # kernel: the notebook's
+        str(path), str(path), parameters=parameters, cwd=str(path.parent), kernel_name=kernel,
         log_output=True, progress_bar=False,
     )
     nb = nbformat.read(path, as_version=4)
@@ -455,7 +457,7 @@ def main(argv=None) -> int:
             if not args.no_execute:
                 log.info("=== executing %s (%s)", shown,
                          ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
-                execute(path, parameters)
+                execute(path, parameters, framework and frameworks.environment_of(framework).kernel)
             pages = export(path, args.output_dir)
         except PublishError as err:
             log.error("error: %s", err)
