@@ -1,6 +1,7 @@
 """The divergence check, confusion counts, run records and the training log."""
 import json
 import math
+import sys
 
 import matplotlib
 
@@ -174,3 +175,16 @@ def test_training_log_stops_a_diverging_device_run_at_the_next_read(monkeypatch)
     clock[0] = 1.0
     with pytest.raises(metrics.TrainingDiverged, match="by step 2"):
         log.step(DeviceScalar(2.0), DeviceScalar(1), 10)  # one second on: read, in the open row
+
+
+def test_progress_without_tqdm_prints_a_plain_line_now_and_then(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
+    clock = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: clock[0])
+    batches = []
+    for batch in training.progress(range(25), "epoch 1/1"):
+        clock[0] += 1.0  # one second a batch: a line after batches 10 and 20, and one at the end
+        batches.append(batch)
+    assert batches == list(range(25))
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch 1/1: 10/25 batches, 10 s", "epoch 1/1: 20/25 batches, 20 s", "epoch 1/1: 25/25 batches in 25 s"]
