@@ -23,11 +23,12 @@ from matplotlib.lines import Line2D
 
 from . import frameworks as registry
 from .architecture import parameter_count
-from .config import TEST_SIZE
+from .config import PRECISIONS, TEST_SIZE
 from .results import RunRecord, load_record
 
 CONFIG_KEYS = ("preset", "epochs", "batch_size", "lr", "resize", "train_limit", "test_limit",
-               "seed", "momentum", "weight_decay")
+               "seed", "precision", "momentum", "weight_decay")
+UNSET = {"precision": PRECISIONS[0]}  # a record without the setting trained in float32
 LN10 = math.log(10)
 
 _CELL = "padding:4px 10px;border-bottom:1px solid #ddd;vertical-align:top;"
@@ -91,7 +92,7 @@ def config_differences(records: dict) -> dict:
     """The settings that are not the same in all records: `{setting: {framework: value}}`."""
     differences = {}
     for key in CONFIG_KEYS:
-        values = {fw: r.config.get(key) for fw, r in records.items()}
+        values = {fw: r.config.get(key, UNSET.get(key)) for fw, r in records.items()}
         if len(set(map(repr, values.values()))) > 1:
             differences[key] = values
     return differences

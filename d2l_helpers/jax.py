@@ -75,9 +75,9 @@ def loaders(dataset, config, device):
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits, labels) -> int:
-    """Number of correct predictions in a batch."""
-    return int((logits.argmax(axis=1) == labels).sum())
+def correct(logits, labels) -> jax.Array:
+    """Number of correct predictions in a batch, as an array on their device (`int()` reads it)."""
+    return (logits.argmax(axis=1) == labels).sum()
 
 
 def numpy(x) -> np.ndarray:

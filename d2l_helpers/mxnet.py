@@ -19,7 +19,9 @@ import numpy as np
 from mxnet import nd
 
 from . import *
+from . import config as _config
 from . import data as _data
+from . import frameworks as _frameworks
 from . import metrics as _metrics
 
 FRAMEWORK = "MXNet"
@@ -71,14 +73,25 @@ class Batches(_data.BatchStream):
         return x.expand_dims(axis=1), nd.take(self.labels, idx)
 
 
+def make_config(preset: str = "auto", **settings) -> _config.Config:
+    """`d2l_helpers.make_config`, refusing bfloat16: this notebook trains MXNet in float32 only."""
+    config = _config.make_config(preset, **settings)
+    if config.precision != "float32" and not _frameworks.for_module(__name__).bfloat16:
+        others = [fw.name for fw in _frameworks.FRAMEWORKS if fw.bfloat16]
+        raise _config.ConfigError(f"precision={config.precision!r}: the MXNet notebook trains in float32 "
+                                  f"only (mixed precision is in the {', '.join(others)} notebooks)")
+    return config
+
+
 def loaders(dataset, config, device):
     """Train (shuffled, seeded) and test batches for `config`, on `device`."""
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits: nd.NDArray, labels: nd.NDArray) -> int:
-    """Number of correct predictions in a batch."""
-    return int((logits.argmax(axis=1) == labels.astype("float32")).sum().asscalar())
+def correct(logits: nd.NDArray, labels: nd.NDArray) -> nd.NDArray:
+    """Number of correct predictions in a batch, as a one-element NDArray on their device (`int()`
+    reads it)."""
+    return (logits.argmax(axis=1) == labels.astype("float32")).sum()
 
 
 def numpy(x) -> np.ndarray:

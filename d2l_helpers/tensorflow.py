@@ -8,6 +8,7 @@ import functools
 import os
 
 from . import devices as _devices
+from . import frameworks as _frameworks
 from . import metrics as _metrics
 
 
@@ -50,9 +51,11 @@ VERSION = tf.__version__
 @functools.lru_cache(maxsize=None)
 def device_choice() -> _devices.Choice:
     """The GPU TensorFlow can use, else the CPU with the reason (decided once per process)."""
+    gpu_env = _frameworks.for_module(__name__).gpu_environment
     why = ("this TensorFlow build has no CUDA support" if not tf.test.is_built_with_cuda() else
-           "it could not load its CUDA libraries (its log above names the one that failed); "
-           "`make setup GPU=1` installs them with tensorflow[and-cuda]")
+           "it could not load its CUDA libraries (its log above names the one that failed); on a GPU "
+           f"machine `make setup` builds {gpu_env.folder} with tensorflow[and-cuda]: run this notebook in "
+           f"its kernel, {gpu_env.kernel}")
     return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(),
                            len(tf.config.list_physical_devices("GPU")), cannot_see=why)
 
@@ -94,10 +97,10 @@ def loaders(dataset, config, device):
     return Batches.for_config(dataset, config, device)
 
 
-def correct(logits: tf.Tensor, labels: tf.Tensor) -> int:
-    """Number of correct predictions in a batch."""
+def correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Number of correct predictions in a batch, as a tensor on their device (`int()` reads it)."""
     predictions = tf.argmax(logits, axis=1, output_type=labels.dtype)
-    return int(tf.reduce_sum(tf.cast(predictions == labels, tf.int32)))
+    return tf.reduce_sum(tf.cast(predictions == labels, tf.int32))
 
 
 def numpy(x) -> np.ndarray:

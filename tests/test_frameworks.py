@@ -66,3 +66,15 @@ def test_problem_says_why_a_separate_environment_is_missing(tmp_path, monkeypatc
     assert "skipped" in frameworks.problem(mxnet)  # a kernel whose interpreter is gone does not count
     spec.write_text(json.dumps({"argv": [str(spec)]}))
     assert frameworks.problem(mxnet) is None
+
+
+def test_tensorflow_trains_in_its_gpu_environment_once_a_gpu_setup_registered_it(tmp_path, monkeypatch):
+    main = frameworks.Environment("main", str(tmp_path), "d2l", "x", ("3.12",), "requirements/main.txt")
+    monkeypatch.setattr(frameworks, "MAIN", main)
+    tf = frameworks.get("tensorflow")
+    assert frameworks.environment_of(tf) is tf.environment and tf.kernel == "d2l"  # the notebook's kernel
+    spec = frameworks.kernel_spec_file(frameworks.TENSORFLOW_GPU_ENV)
+    spec.parent.mkdir(parents=True)
+    spec.write_text(json.dumps({"argv": [str(spec)]}))
+    assert frameworks.environment_of(tf) is frameworks.TENSORFLOW_GPU_ENV and frameworks.problem(tf) is None
+    assert frameworks.environment_of(frameworks.get("pytorch")) is frameworks.get("pytorch").environment

@@ -166,6 +166,15 @@ def test_mixed_presets_are_not_apples_to_apples(tmp_path):
     assert compare.curve_agreement(records) is None
 
 
+def test_a_bfloat16_run_is_not_compared_with_float32_ones(tmp_path):
+    records, _ = all_four(tmp_path)
+    del records["mxnet"].config["precision"]  # a record from before the setting: float32
+    assert compare.config_differences(records) == {}
+    records["jax"].config["precision"] = "bfloat16"
+    assert compare.config_differences(records) == {"precision": {
+        "pytorch": "float32", "tensorflow": "float32", "jax": "bfloat16", "mxnet": "float32"}}
+
+
 def test_different_devices_are_flagged(tmp_path):
     records, _ = all_four(tmp_path, tensorflow=dict(device="CPU"))
     (note,) = compare.comparability_notes(records)

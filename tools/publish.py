@@ -13,7 +13,8 @@ The exports leave out papermill's injected-parameters cell and the code of cells
 tagged `remove-input` (plumbing whose output is the lesson); the notebooks keep both.
 
 This module imports no framework: each notebook runs in the kernel its metadata
-names (the registry's, `d2l` or `d2l-mxnet`), and a framework whose environment
+names (the registry's, `d2l` or `d2l-mxnet`), or in its framework's GPU environment's
+where a GPU setup built one (`d2l-tensorflow`), and a framework whose environment
 is not set up here is skipped with the reason.
 """
 from __future__ import annotations
@@ -187,8 +188,9 @@ def hide_injected_parameters(nb) -> bool:
     return found
 
 
-def execute(path: Path, parameters: dict) -> None:
-    """Run the notebook at `path` in place with papermill, in its own folder.
+def execute(path: Path, parameters: dict, kernel: str | None = None) -> None:
+    """Run the notebook at `path` in place with papermill, in its own folder, in `kernel` (default:
+    the one its metadata names).
 
     Of `parameters`, a notebook gets those its `parameters` cell sets (the training
     preset means nothing to a lesson); one without such a cell gets none, since
@@ -204,7 +206,7 @@ def execute(path: Path, parameters: dict) -> None:
         log.info("%s does not take %s: running it without", path.name, ", ".join(unknown))
     parameters = {name: value for name, value in parameters.items() if name in declared}
     papermill.execute_notebook(
-        str(path), str(path), parameters=parameters, cwd=str(path.parent),  # kernel: the notebook's
+        str(path), str(path), parameters=parameters, cwd=str(path.parent), kernel_name=kernel,
         log_output=True, progress_bar=False,
     )
     nb = nbformat.read(path, as_version=4)
@@ -494,7 +496,7 @@ def main(argv=None) -> int:
             if not args.no_execute:
                 log.info("=== executing %s (%s)", shown,
                          ", ".join(f"{k}={v!r}" for k, v in parameters.items()))
-                execute(path, parameters)
+                execute(path, parameters, framework and frameworks.environment_of(framework).kernel)
             pages = export(path, args.output_dir)
         except PublishError as err:
             log.error("error: %s", err)
