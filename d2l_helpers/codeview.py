@@ -190,11 +190,11 @@ def layer_expressions(model_source: str) -> list:
 
 
 def model_rows(model_source: str) -> list:
-    """[(kind, expression)] per layer: activations join the layer before them, and the rngs
-    argument that every Flax layer takes is left out."""
+    """[(kind, expression)] per layer: activations join the layer before them, and the rngs and
+    dtype arguments that every Flax layer takes are left out."""
     rows = []
     for expression in layer_expressions(model_source):
-        expression = expression.replace(", rngs=rngs", "")
+        expression = expression.replace(", rngs=rngs", "").replace(", dtype=dtype", "")
         for prefix in PREFIXES:
             expression = expression.replace(prefix, "")
         kind = kind_of(expression)
@@ -234,6 +234,7 @@ STEP_JOBS = (
     ("loss function", r"^loss_fn =|^def loss_fn|^return optax\.softmax"),
     ("optimiser", r"^(optimizer|trainer) ="),
     ("learning-rate schedule", r"^(schedule|scheduler) =|^scheduler\.step\(\)"),
+    ("mixed precision", r"^autocast = |^with autocast:"),
     ("the step", r"^def (train_step|step)\(|^return step\("),
     ("dropout on", r"net\.train\(\)|autograd\.record\(\)"),
     ("record for gradients", r"GradientTape|^def loss_and_logits"),
@@ -340,7 +341,7 @@ def model_view_html(cells: dict, keys=None) -> str:
     """The model cells of the notebooks found (or of `keys` among them), one row per layer."""
     keys = [k for k in (keys or cells) if k in cells]
     return table_html(model_table({k: cells[k] for k in keys}), keys, caption="Prefixes left out: nn. "
-                      "(PyTorch, MXNet), keras.layers. (TensorFlow), nnx. and rngs=rngs (JAX).")
+                      "(PyTorch, MXNet), keras.layers. (TensorFlow), nnx., dtype=dtype and rngs=rngs (JAX).")
 
 
 def step_view_html(cells: dict, keys=None) -> str:

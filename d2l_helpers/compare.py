@@ -234,17 +234,7 @@ def curve_agreement(records: dict) -> dict | None:
             "log_every": next(iter(records.values())).log_every}
 
 
-def rolling_mean(values: list, window: int) -> list:
-    """The mean of each value and the up to `window - 1` before it."""
-    out, total = [], 0.0
-    for i, value in enumerate(values):
-        total += value - (values[i - window] if i >= window else 0.0)
-        out.append(total / min(i + 1, window))
-    return out
-
-
 ROUNDING = 1e-3  # a loss spread this small is rounding, not yet a different path
-SMOOTHING = 5  # steps in the rolling mean of curves logged at every step
 
 
 def plot_learning_curves(records: dict, path=None):
@@ -260,21 +250,17 @@ def plot_learning_curves(records: dict, path=None):
         color = registry.get(fw).color
         per_epoch = record.steps_per_epoch or 1
         x = [row["step"] / per_epoch for row in record.steps]
-        window = SMOOTHING if record.log_every == 1 else 1
-        loss_ax.plot(x, rolling_mean([row["loss"] for row in record.steps], window), "-", color=color, lw=1.4,
-                     label=name(fw))
-        acc_ax.plot(x, rolling_mean([row["acc"] for row in record.steps], window), "--", color=color, lw=1.2,
-                    alpha=0.8)
+        loss_ax.plot(x, [row["loss"] for row in record.steps], "-", color=color, lw=1.2, label=name(fw))
+        acc_ax.plot(x, [row["acc"] for row in record.steps], "--", color=color, lw=1.0, alpha=0.8)
         acc_ax.plot([h["epoch"] for h in record.history], [h["test_acc"] for h in record.history],
                     "o", color=color, markersize=6)
         if len(aligned) > 1 and fw in aligned:
             mean = [sum(r[i]["loss"] for r in aligned.values()) / len(aligned) for i in range(len(steps))]
             diff_ax.plot([s / per_epoch for s in steps],
-                         rolling_mean([row["loss"] - m for row, m in zip(aligned[fw], mean)], window), "-",
-                         color=color, lw=1.2)
+                         [row["loss"] - m for row, m in zip(aligned[fw], mean)], "-", color=color, lw=1.0)
     loss_ax.axhline(LN10, color="gray", lw=0.8, ls=":")
     loss_ax.annotate("ln 10", (0, LN10), xytext=(2, 3), textcoords="offset points", fontsize=8, color="gray")
-    for ax, title in ((loss_ax, "training loss"),
+    for ax, title in ((loss_ax, f"training loss (mean of every {next(iter(runs.values())).log_every} steps)"),
                       (acc_ax, "accuracy: training (dashed), test (dots)"),
                       (diff_ax, "training loss minus the mean of all")):
         ax.set_title(title, fontsize=10)
