@@ -118,7 +118,8 @@ def import_problem(fw) -> str | None:
     missing = [m for m in (fw.module, *NOTEBOOK_IMPORTS.get(fw.key, ())) if importlib.util.find_spec(m) is None]
     if missing:
         return f"{', '.join(missing)} not installed for {sys.executable}"
-    if fw.key == "jax" and _version("jax") >= (0, 11) and _version("flax") < FLAX_FOR_JAX_011:
+    needs_flax = "flax" in NOTEBOOK_IMPORTS.get(fw.key, ())
+    if needs_flax and _version("jax") >= (0, 11) and _version("flax") < FLAX_FOR_JAX_011:
         wanted = ".".join(map(str, FLAX_FOR_JAX_011))
         return (f"flax {importlib.metadata.version('flax')} cannot import nnx under jax "
                 f"{importlib.metadata.version('jax')}: it needs flax {wanted} or later")
