@@ -49,10 +49,12 @@ def machine_info() -> dict:
 
 def stamp(module: str, argv: list, begin: float) -> dict:
     """The fields a record starts with: when it ended, the command, how long it took (`begin`: a
-    time.perf_counter() reading), and the machine."""
+    time.perf_counter() reading), and the machine, with its load average over the last 15 minutes
+    (what else ran beside the measurement)."""
     return {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": " ".join([f"python -m {module}", *argv]),
-            "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info()}
+            "minutes": (time.perf_counter() - begin) / 60,
+            "machine": {**machine_info(), "load_15min": round(os.getloadavg()[2], 1)}}
 
 
 def write_record(doc: dict, output: Path, table: str) -> None:
@@ -101,7 +103,8 @@ def table(doc: dict) -> str:
     s, m = doc["settings"], doc["machine"]
     lines = [
         f"Machine: {cpu(m)}, {m['ram_gib']} GiB RAM"
-        + (f", GPU {m['gpu']}" if m["gpu"] else "") + f"; {m['os']}; Python {m['python']}.",
+        + (f", GPU {m['gpu']}" if m["gpu"] else "") + f"; {m['os']}; Python {m['python']}"
+        + (f"; load average {m['load_15min']} over the run's last 15 minutes." if "load_15min" in m else "."),
         f"Settings: batch {s['batch_size']}, {s['resize']}×{s['resize']} inputs; {s['warmup']} warm-up steps, then "
         f"{s['pairs']} pairs of windows of {s['steps']} steps (ours and d2l's, in alternating order), a "
         f"{doc['matmul']['size']}×{doc['matmul']['size']} float32 matmul in each of "
