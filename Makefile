@@ -17,8 +17,9 @@ PY           := .venv/bin/python
 PYTEST_ARGS  ?=
 PUBLISH_ARGS ?=
 BENCH_ARGS   ?=
+GPU_RUN_ARGS ?=
 
-.PHONY: setup lock data browser run test check lab bench gpu-run vendor clean
+.PHONY: setup lock data browser run test check lab bench gpu-data gpu-run vendor clean
 
 setup:
 	@test -n "$(BOOT)" || { echo "error: no python3 on the PATH to run tools/setup.py"; exit 1; }
@@ -72,13 +73,19 @@ lab: setup
 bench: data
 	$(PY) -m benchmarks.bench $(BENCH_ARGS)
 
-# The reference preset for every framework that imports, on a GPU machine (README: "Using a GPU").
-gpu-run: data
-	$(PY) -m tools.gpu_run
+# The folder of Fashion-MNIST files that travels with the code to a GPU machine (README: "GPU run").
+gpu-data: data
+	$(PY) -m d2l_helpers --copy-to .gpu-data
+
+# The reference preset for every framework that imports, on a GPU machine, under that machine's own
+# python3: no setup, no package index (README: "GPU run"). GPU_RUN_ARGS="--out DIR --precision ...".
+gpu-run:
+	@test -n "$(BOOT)" || { echo "error: no python3 on the PATH"; exit 1; }
+	$(BOOT) -m tools.gpu_run $(GPU_RUN_ARGS)
 
 # Re-fetch the reveal.js, require.js and jQuery files the exports load (committed in slides/vendor).
 vendor:
 	sh slides/vendor/fetch.sh
 
 clean:
-	rm -rf .venv .venv-mxnet build *.egg-info .pytest_cache .ruff_cache tests/artifacts
+	rm -rf .venv .venv-mxnet .venv-tensorflow build *.egg-info .pytest_cache .ruff_cache tests/artifacts

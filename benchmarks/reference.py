@@ -45,6 +45,7 @@ REQUIREMENTS = {
              "toml==0.10.2", "promise==2.3"),
     "mxnet": (f"d2l=={VERSION}", "pandas==2.0.3", "pytz==2023.3"),
 }
+REQUIREMENTS["tensorflow"] = REQUIREMENTS["main"]  # TensorFlow's own environment on a GPU machine
 # The book's PyTorch AlexNet pads its first convolution by 1; at 224×224 the outputs keep their
 # size, and so does the cost.
 TORCH_LAYERS = (Layer("conv", 96, kernel=11, stride=4, padding=1),) + ALEXNET[1:]
@@ -71,11 +72,12 @@ def install_folder(environment: str, python_tag: str) -> Path:
 
 def ensure_installed(framework) -> Path:
     """Install d2l and what it imports into the framework environment's cache folder, once."""
-    python = framework.environment.python if framework.environment.key != frameworks.MAIN.key else Path(sys.executable)
-    wanted = REQUIREMENTS[framework.environment.key]
+    env = frameworks.environment_of(framework)
+    python = env.python if env.key != frameworks.MAIN.key else Path(sys.executable)
+    wanted = REQUIREMENTS[env.key]
     tag = subprocess.run([str(python), "-c", "import sys; print(sys.implementation.cache_tag)"],
                          capture_output=True, text=True, check=True).stdout.strip()
-    folder = install_folder(framework.environment.key, tag)
+    folder = install_folder(env.key, tag)
     marker = folder / ".requirements"
     if marker.is_file() and marker.read_text() == "\n".join(wanted):
         return folder

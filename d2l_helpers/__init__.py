@@ -27,17 +27,22 @@ from .data import (
                            stratified_indices,
 )
 from .metrics import (
-                           Accumulator,
                            TrainingDiverged,
                            confusion_matrix,
                            ensure_finite,
                            per_class_accuracy,
-                           progress,
                            softmax,
 )
-from .plotting import LivePlot, show_confusion, show_images, show_predictions, show_probabilities
+from .plotting import (
+                           LivePlot,
+                           show_confusion,
+                           show_filters,
+                           show_images,
+                           show_predictions,
+                           show_probabilities,
+)
 from .results import RunRecord, load_record
-from .training import TrainingLog
+from .training import TrainingLog, progress
 from .weights import initial_weights
 
 __version__ = "0.2.0"
@@ -47,8 +52,8 @@ __all__ = [
     "PRESETS", "Config", "ConfigError", "make_config",
     "CLASS_NAMES", "MEAN", "STD", "DataError", "FashionMNIST", "batch_plan", "load_fashion_mnist",
     "split_for", "stratified_indices",
-    "Accumulator", "TrainingDiverged", "confusion_matrix", "ensure_finite",
-    "per_class_accuracy", "progress", "softmax",
-    "LivePlot", "show_confusion", "show_images", "show_predictions", "show_probabilities",
-    "RunRecord", "load_record", "TrainingLog", "initial_weights",
+    "TrainingDiverged", "confusion_matrix", "ensure_finite",
+    "per_class_accuracy", "softmax",
+    "LivePlot", "show_confusion", "show_filters", "show_images", "show_predictions", "show_probabilities",
+    "RunRecord", "load_record", "TrainingLog", "progress", "initial_weights",
 ]

@@ -21,7 +21,7 @@ row and one notebook (tests/test_frameworks.py checks that every adapter defines
 """
 from __future__ import annotations
 
-from . import metrics
+from . import devices, metrics
 
 # What an adapter defines itself; `matmul` only where the benchmark's matmul worker runs (MAIN).
 OWN = ("FRAMEWORK", "VERSION", "device_choice", "Batches", "numpy", "correct", "set_weights", "get_weights",
@@ -43,6 +43,7 @@ def shared(framework: str, device_choice, device_of, batches, numpy) -> tuple:
         """The chosen device, in the framework's own form; says which, and why not a GPU if not."""
         choice = device_choice()
         print(choice.line(framework))
+        print(devices.settings_line())
         return device_of(choice)
 
     def loaders(dataset, config, device):

@@ -29,6 +29,9 @@ PRESETS = {
                   train_limit=320, test_limit=160),
 }
 AUTO = "auto"
+# The arithmetic of the convolutions and matrix products. bfloat16 is mixed precision, each
+# framework in its own idiom: the weights, their updates and the loss stay float32.
+PRECISIONS = ("float32", "bfloat16")
 
 
 class ConfigError(ValueError):
@@ -47,6 +50,7 @@ class Config:
     train_limit: int | None
     test_limit: int | None
     seed: int = 0
+    precision: str = PRECISIONS[0]
     momentum: float = 0.9
     weight_decay: float = 5e-4
 
@@ -64,8 +68,10 @@ def resolve_preset(preset: str, gpu: bool) -> str:
     return preset
 
 
-def make_config(preset: str = AUTO, *, gpu: bool, seed: int = 0, **overrides) -> Config:
-    """Start from a preset and apply the overrides that are not None.
+def make_config(preset: str = AUTO, *, gpu: bool, seed: int = 0, precision: str | None = None,
+                **overrides) -> Config:
+    """Start from a preset and apply the overrides that are not None; `precision` is one of
+    `PRECISIONS` (None: the first, float32).
 
     >>> make_config("smoke", gpu=False, epochs=2).epochs
     2
@@ -75,7 +81,8 @@ def make_config(preset: str = AUTO, *, gpu: bool, seed: int = 0, **overrides) ->
     if unknown:
         raise ConfigError(f"unknown setting(s) {sorted(unknown)}: valid are {sorted(PRESETS[name])}")
     values = {**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}}
-    config = Config(preset=name, seed=seed, **values)
+    config = Config(preset=name, seed=seed, precision=PRECISIONS[0] if precision is None else precision,
+                    **values)
     validate(config)
     return config
 
@@ -101,6 +108,10 @@ def validate(config: Config) -> None:
     _check_int("train_limit", config.train_limit, 10, TRAIN_SIZE, allow_none=True)
     _check_int("test_limit", config.test_limit, 10, TEST_SIZE, allow_none=True)
     _check_int("seed", config.seed, 0, 2**32 - 1)
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"precision={config.precision!r} is not supported: use "
+                          f"{' or '.join(map(repr, PRECISIONS))} (bfloat16: mixed precision, the weights "
+                          "kept in float32)")
     for name in ("lr", "momentum", "weight_decay"):
         value = getattr(config, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -136,7 +136,11 @@ def _move_aside(path: Path) -> Path:
 
 def _download(name: str, folder: Path) -> Path:
     """Fetch `name.gz` into `folder`: retries, a progress bar and an atomic write (by pooch)."""
-    import pooch  # only needed off the happy path
+    try:
+        import pooch  # only needed off the happy path
+    except ImportError as err:
+        raise DataError(f"Fashion-MNIST file {name} was not found locally, and downloading it needs pooch, "
+                        f"which is not installed (pip install pooch). Or: {REMEDY}.") from err
 
     errors = []
     for mirror in MIRRORS:
@@ -211,6 +215,20 @@ def load_fashion_mnist(data_dir=None, *, download: bool = True) -> FashionMNIST:
     train = read_split(contents["train-images-idx3-ubyte"], contents["train-labels-idx1-ubyte"])
     test = read_split(contents["t10k-images-idx3-ubyte"], contents["t10k-labels-idx1-ubyte"])
     return FashionMNIST(*train, *test, CLASS_NAMES)
+
+
+def copy_files(target) -> Path:
+    """Copy the four verified files, gzipped, into the folder `target` (made if missing) and return
+    it: a folder to carry to a machine without the dataset (`python -m d2l_helpers --copy-to`)."""
+    load_fashion_mnist()  # finds, downloads if need be, and verifies them
+    source, target = locate() or cache_dir(), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    for name in CHECKSUMS:
+        path = find_file(source, name)
+        raw = path.read_bytes()
+        (target / f"{name}.gz").write_bytes(raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw))
+        verified_bytes(target / f"{name}.gz", name)
+    return target
 
 
 def stratified_indices(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:

@@ -29,6 +29,7 @@ class Environment:
     # Whether its framework needs LD_LIBRARY_PATH to find the CUDA libraries of the NVIDIA
     # wheels (mxnet-cu112 does; PyTorch, TensorFlow and JAX locate them themselves).
     library_path: bool = False
+    gpu_only: bool = False  # built by a GPU setup only (`make setup` where nvidia-smi exists, or GPU=1)
 
     @property
     def path(self) -> Path:
@@ -48,7 +49,18 @@ MXNET_ENV = Environment(
     why="MXNet 1.9.1, its last release (the project was retired in 2023), imports only with "
         "numpy < 1.24, which exists for Python 3.9 to 3.11 only",
     library_path=True)
-ENVIRONMENTS = {env.key: env for env in (MAIN, MXNET_ENV)}
+# One CUDA major per environment: PyTorch's and JAX's GPU wheels bring CUDA 13, tensorflow[and-cuda]
+# CUDA 12, and both majors' cuDNN and NCCL wheels install files at the same paths, so in one
+# environment whichever is written last wins. On a GPU machine TensorFlow trains here instead,
+# with its own kernel; the main environment keeps its CPU build (tools/check_gpu_envs.sh shows
+# no file is owned by two distributions in any GPU environment).
+TENSORFLOW_GPU_ENV = Environment(
+    "tensorflow", ".venv-tensorflow", "d2l-tensorflow", "TensorFlow with CUDA (Python {python})",
+    ("3.12", "3.13", "3.11"), "requirements/tensorflow-gpu.txt",
+    why="tensorflow[and-cuda] brings CUDA 12 libraries whose cuDNN and NCCL files have the same paths as "
+        "the CUDA 13 ones of PyTorch and JAX",
+    gpu_only=True)
+ENVIRONMENTS = {env.key: env for env in (MAIN, MXNET_ENV, TENSORFLOW_GPU_ENV)}
 
 # Variables every kernel of the project starts with (make setup writes them into each kernel spec),
 # and so every parity and benchmark worker too. A training step allocates and frees activations of
@@ -71,7 +83,9 @@ class Framework:
     name: str            # what readers see
     module: str          # the package it imports; its adapter is d2l_helpers.<module>
     color: str           # its colour in every figure that compares frameworks
-    environment: Environment = MAIN
+    environment: Environment = MAIN  # the one its notebook's kernel names
+    gpu_environment: Environment | None = None  # where it trains instead once a GPU setup built it
+    bfloat16: bool = True  # whether its notebook trains with precision="bfloat16" (mixed precision)
 
     @property
     def notebook(self) -> str:
@@ -93,15 +107,18 @@ class Framework:
 # Teaching order: the two most used first, the retired one last.
 FRAMEWORKS = (
     Framework("pytorch", "PyTorch", "torch", "tab:red"),
-    Framework("tensorflow", "TensorFlow", "tensorflow", "tab:orange"),
+    Framework("tensorflow", "TensorFlow", "tensorflow", "tab:orange", gpu_environment=TENSORFLOW_GPU_ENV),
     Framework("jax", "JAX", "jax", "tab:purple"),
-    Framework("mxnet", "MXNet", "mxnet", "tab:blue", MXNET_ENV),
+    Framework("mxnet", "MXNet", "mxnet", "tab:blue", MXNET_ENV, bfloat16=False),
 )
 KEYS = tuple(fw.key for fw in FRAMEWORKS)
 BY_KEY = {fw.key: fw for fw in FRAMEWORKS}
 BY_NAME = {fw.name: fw for fw in FRAMEWORKS}
 # The notebooks that train nothing; they read what the training notebooks record.
 SUMMARY_NOTEBOOKS = ("compare.ipynb", "overview.ipynb")
+# Lessons of their own, in the main environment's kernel: they neither train AlexNet nor read a
+# run record. Each with the parameters that run it in seconds (the notebook tests).
+LESSON_NOTEBOOKS = {"cpu-convolutions.ipynb": {"batch": 1, "repeats": 1}}
 
 
 def get(key_or_name: str) -> Framework:
@@ -129,22 +146,34 @@ def unavailable_note(env: Environment) -> Path:
     return MAIN.path / f".unavailable-{env.key}"
 
 
-def problem(framework: Framework) -> str | None:
-    """Why `framework`'s notebook cannot run on this machine, or None when it can.
-
-    The main environment is wherever this code runs; a framework with its own
-    environment needs that environment's kernel, which `make setup` registers.
-    """
-    env = framework.environment
-    if env.key == MAIN.key:
-        return None
+def kernel_python(env: Environment) -> str | None:
+    """The interpreter of `env`'s registered kernel, if it is registered and still exists."""
     spec = kernel_spec_file(env)
     if spec.is_file():
         import json
 
         python = json.loads(spec.read_text())["argv"][0]
         if Path(python).exists():
-            return None
+            return python
+    return None
+
+
+def environment_of(framework: Framework) -> Environment:
+    """The environment `framework` trains in on this machine: its GPU environment where a GPU
+    setup registered that one's kernel, else the one its notebook's kernel names."""
+    gpu = framework.gpu_environment
+    return gpu if gpu is not None and kernel_python(gpu) else framework.environment
+
+
+def problem(framework: Framework) -> str | None:
+    """Why `framework`'s notebook cannot run on this machine, or None when it can.
+
+    The main environment is wherever this code runs; a framework with its own
+    environment needs that environment's kernel, which `make setup` registers.
+    """
+    env = environment_of(framework)
+    if env.key == MAIN.key or kernel_python(env):
+        return None
     note = unavailable_note(env)
     if note.is_file():
         return f"{framework.name} is skipped on this machine: {note.read_text().strip()}."

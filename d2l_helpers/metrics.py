@@ -1,28 +1,9 @@
-"""Running sums, the divergence check, and what is measured on predictions: accuracy, confusion."""
+"""The divergence check, and what is measured on predictions: accuracy, confusion."""
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
-
-
-class Accumulator:
-    """Running sums of `n` quantities, e.g. (loss sum, correct count, examples)."""
-
-    def __init__(self, n: int):
-        self.data = [0.0] * n
-
-    def add(self, *values) -> None:
-        if len(values) != len(self.data):
-            raise ValueError(f"expected {len(self.data)} values, got {len(values)}")
-        self.data = [a + float(b) for a, b in zip(self.data, values)]
-
-    def reset(self) -> None:
-        self.data = [0.0] * len(self.data)
-
-    def __getitem__(self, i: int) -> float:
-        return self.data[i]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -30,19 +11,12 @@ class TrainingDiverged(FloatingPointError):
 
 
 def ensure_finite(loss: float, *, epoch: int, step: int, lr: float) -> None:
-    """Stop training with advice when the loss is NaN or infinite."""
+    """Stop training with advice when the loss is NaN or infinite (`step`: the last one it covers)."""
     if not math.isfinite(loss):
         raise TrainingDiverged(
-            f"the loss became {loss} at epoch {epoch}, step {step}: training diverged. "
+            f"the loss became {loss} at epoch {epoch}, by step {step}: training diverged. "
             f"Try a smaller learning rate (now lr={lr}, e.g. lr={lr / 10:g}) and check the inputs "
             "are normalised.")
-
-
-def progress(iterable, desc: str):
-    """A text progress bar over `iterable`, on stdout so saved notebooks show it as plain output."""
-    from tqdm import tqdm
-
-    return tqdm(iterable, desc=desc, file=sys.stdout, mininterval=1.0, ascii=False, leave=True)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

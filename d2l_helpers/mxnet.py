@@ -11,7 +11,9 @@ import os
 # MXNet holds cores back for its engine's own threads and so runs its kernels on fewer OpenMP
 # threads than the machine has cores (half of them on x86); this gives them every core
 # (benchmarks/README.md, "Decisions"). Must be set before MXNet is imported.
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
+from . import devices as _devices
+
+_devices.set_env("OMP_NUM_THREADS", str(os.cpu_count()), "MXNet's kernels use every core")
 
 import mxnet as mx
 import numpy as np
@@ -19,8 +21,9 @@ from mxnet import nd
 
 from . import *
 from . import adapters as _adapters
+from . import config as _config
 from . import data as _data
-from . import devices as _devices
+from . import frameworks as _frameworks
 
 FRAMEWORK = "MXNet"
 VERSION = mx.__version__
@@ -63,9 +66,20 @@ class Batches(_data.BatchStream):
         return x.expand_dims(axis=1), nd.take(self.labels, idx)
 
 
-def correct(logits: nd.NDArray, labels: nd.NDArray) -> int:
-    """Number of correct predictions in a batch."""
-    return int((logits.argmax(axis=1) == labels.astype("float32")).sum().asscalar())
+def make_config(preset: str = "auto", **settings) -> _config.Config:
+    """`d2l_helpers.make_config`, refusing bfloat16: this notebook trains MXNet in float32 only."""
+    config = _config.make_config(preset, **settings)
+    if config.precision != "float32" and not _frameworks.for_module(__name__).bfloat16:
+        others = [fw.name for fw in _frameworks.FRAMEWORKS if fw.bfloat16]
+        raise _config.ConfigError(f"precision={config.precision!r}: the MXNet notebook trains in float32 "
+                                  f"only (mixed precision is in the {', '.join(others)} notebooks)")
+    return config
+
+
+def correct(logits: nd.NDArray, labels: nd.NDArray) -> nd.NDArray:
+    """Number of correct predictions in a batch, as a one-element NDArray on their device (`int()`
+    reads it)."""
+    return (logits.argmax(axis=1) == labels.astype("float32")).sum()
 
 
 def numpy(x) -> np.ndarray:

@@ -1,6 +1,9 @@
 """Figures for the notebooks: a live training plot, a finished run's curves, image grids."""
 from __future__ import annotations
 
+import math
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -23,17 +26,21 @@ def _display_handle(fig):
 class LivePlot:
     """Train loss, train accuracy and test accuracy, redrawn in place as training goes.
 
-    In Jupyter the figure is one output that each `add` replaces, so the saved
-    notebook (and its HTML export) keeps exactly one, final, static figure.
-    Outside Jupyter it only collects the points.
+    In Jupyter the figure is one output that each redraw replaces, so the saved
+    notebook (and its HTML export) keeps exactly one, final, static figure. A redraw
+    takes tens of milliseconds, so `update` redraws at most once per `interval`
+    seconds. Outside Jupyter it only collects the points.
     """
 
-    def __init__(self, epochs: int, title: str = ""):
+    def __init__(self, epochs: int, title: str = "", interval: float = 1.0):
         self.points: dict[str, tuple[list, list]] = {name: ([], []) for name in CURVES}
         self.epochs = epochs
+        self.interval = interval
         self.fig, self.ax = plt.subplots(figsize=(6.5, 3.5))
         self.title = title
         self._handle = _display_handle(self.fig)
+        self._pending = False  # points added since the last redraw
+        self._drawn = -math.inf
         plt.close(self.fig)  # stop the inline backend from showing a second copy
 
     def add(self, x: float, **values: float) -> None:
@@ -45,9 +52,20 @@ class LivePlot:
             if value is not None:
                 self.points[name][0].append(x)
                 self.points[name][1].append(value)
-        self._draw()
+                self._pending = True
 
-    def _draw(self) -> None:
+    def update(self, final: bool = False) -> None:
+        """Show new points in Jupyter: once `interval` seconds have passed since the last redraw,
+        or at once when `final` (the end of an epoch)."""
+        now = time.perf_counter()
+        if self._handle is None or not self._pending or (not final and now - self._drawn < self.interval):
+            return
+        self.draw()
+        self._handle.update(self.fig)
+        self._pending, self._drawn = False, now
+
+    def draw(self) -> None:
+        """Draw the points collected so far into the figure."""
         ax = self.ax
         ax.cla()
         for name, (xs, ys) in self.points.items():
@@ -60,8 +78,6 @@ class LivePlot:
         if self.title:
             ax.set_title(self.title)
         self.fig.tight_layout()
-        if self._handle is not None:
-            self._handle.update(self.fig)
 
 
 def show_images(images: np.ndarray, titles: list[str], ncols: int = 6, scale: float = 1.6,
@@ -76,6 +92,21 @@ def show_images(images: np.ndarray, titles: list[str], ncols: int = 6, scale: fl
             ax.imshow(np.asarray(images[i]).squeeze(), cmap="gray_r")
             ax.set_title(titles[i], fontsize=8, color=(colors[i] if colors else "black"))
     fig.tight_layout()
+    return fig
+
+
+def show_filters(kernels: np.ndarray, ncols: int = 16, scale: float = 0.6):
+    """The first convolution's kernels (out × 1 × h × w, the canonical layout of `get_weights`) as
+    small images, each scaled to its own range: mid-grey is 0, dark is negative, light is positive."""
+    kernels = np.asarray(kernels)[:, 0]
+    n = len(kernels)
+    fig, axes = plt.subplots(-(-n // ncols), ncols, figsize=(ncols * scale, -(-n // ncols) * scale))
+    for ax, kernel in zip(np.atleast_1d(axes).ravel(), kernels):
+        limit = np.abs(kernel).max() or 1.0
+        ax.imshow(kernel, cmap="gray", vmin=-limit, vmax=limit)
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    fig.tight_layout(pad=0.2)
     return fig
 
 

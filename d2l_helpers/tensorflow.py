@@ -10,6 +10,7 @@ import os
 
 from . import adapters as _adapters
 from . import devices as _devices
+from . import frameworks as _frameworks
 
 
 @contextlib.contextmanager
@@ -20,7 +21,7 @@ def _quiet_import():
     if _devices.nvidia_gpus():
         yield
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _devices.set_env("TF_CPP_MIN_LOG_LEVEL", "3", "TensorFlow's C++ log: errors only")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
@@ -33,7 +34,7 @@ def _quiet_import():
 
 # TensorFlow turns its oneDNN kernels on by itself only on some CPUs; on, they train AlexNet faster
 # (benchmarks/README.md, "Decisions"). No effect on GPUs.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+_devices.set_env("TF_ENABLE_ONEDNN_OPTS", "1", "oneDNN's CPU kernels on")
 
 import numpy as np
 
@@ -51,9 +52,11 @@ VERSION = tf.__version__
 @functools.lru_cache(maxsize=None)
 def device_choice() -> _devices.Choice:
     """The GPU TensorFlow can use, else the CPU with the reason (decided once per process)."""
+    gpu_env = _frameworks.for_module(__name__).gpu_environment
     why = ("this TensorFlow build has no CUDA support" if not tf.test.is_built_with_cuda() else
-           "it could not load its CUDA libraries (its log above names the one that failed); "
-           "`make setup GPU=1` installs them with tensorflow[and-cuda]")
+           "it could not load its CUDA libraries (its log above names the one that failed); on a GPU "
+           f"machine `make setup` builds {gpu_env.folder} with tensorflow[and-cuda]: run this notebook in "
+           f"its kernel, {gpu_env.kernel}")
     return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(),
                            len(tf.config.list_physical_devices("GPU")), cannot_see=why)
 
@@ -82,10 +85,10 @@ class Batches(_data.BatchStream):
             return x[..., tf.newaxis], tf.gather(self.labels, indices)
 
 
-def correct(logits: tf.Tensor, labels: tf.Tensor) -> int:
-    """Number of correct predictions in a batch."""
+def correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
+    """Number of correct predictions in a batch, as a tensor on their device (`int()` reads it)."""
     predictions = tf.argmax(logits, axis=1, output_type=labels.dtype)
-    return int(tf.reduce_sum(tf.cast(predictions == labels, tf.int32)))
+    return tf.reduce_sum(tf.cast(predictions == labels, tf.int32))
 
 
 def numpy(x) -> np.ndarray:

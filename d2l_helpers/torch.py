@@ -49,9 +49,9 @@ class Batches(_data.BatchStream):
         return x.unsqueeze(1), self.labels[idx]
 
 
-def correct(logits: torch.Tensor, labels: torch.Tensor) -> int:
-    """Number of correct predictions in a batch."""
-    return int((logits.argmax(dim=1) == labels).sum())
+def correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Number of correct predictions in a batch, as a tensor on their device (`int()` reads it)."""
+    return (logits.argmax(dim=1) == labels).sum()
 
 
 def numpy(x) -> np.ndarray:

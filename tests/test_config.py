@@ -62,6 +62,15 @@ def test_negative_seed_is_rejected():
         make_config("smoke", gpu=False, seed=-1)
 
 
+def test_precision_is_float32_unless_bfloat16_is_asked_for():
+    assert make_config("smoke", gpu=False).precision == "float32"
+    assert make_config("smoke", gpu=False, precision=None).precision == "float32"
+    config = make_config("smoke", gpu=True, precision="bfloat16")
+    assert config.precision == "bfloat16" and config.as_dict()["precision"] == "bfloat16"
+    with pytest.raises(ConfigError, match=r"precision='float16' is not supported: use 'float32' or 'bfloat16'"):
+        make_config("smoke", gpu=False, precision="float16")
+
+
 def test_architecture_table_matches_the_paper_at_224():
     assert architecture.feature_map_sizes(224) == [54, 26, 26, 12, 12, 12, 12, 5]
     assert architecture.smallest_resize() == 67

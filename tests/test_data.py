@@ -2,6 +2,7 @@
 import functools
 import gzip
 import http.server
+import sys
 import threading
 
 import numpy as np
@@ -148,6 +149,27 @@ def test_images_and_labels_of_different_lengths():
         data.read_split(images, labels)
     x, y = data.read_split(images, (idx_bytes(np.arange(3), data.LABEL_MAGIC), "ok"))
     assert x.shape == (3, 28, 28) and y.tolist() == [0, 1, 2]
+
+
+def test_copy_to_writes_the_four_files_gzipped(isolated, real_dir, monkeypatch, capsys):
+    source = link_all(real_dir, isolated / "source")
+    (source / "t10k-labels-idx1-ubyte.gz").unlink()  # one plain copy: gzipped on the way
+    plain = data.read_bytes(data.find_file(real_dir, "t10k-labels-idx1-ubyte"))
+    (source / "t10k-labels-idx1-ubyte").write_bytes(plain)
+    monkeypatch.setenv("D2L_DATA_DIR", str(source))
+    from d2l_helpers.__main__ import main
+
+    assert main(["--copy-to", str(isolated / ".gpu-data")]) == 0
+    copied = isolated / ".gpu-data"
+    assert sorted(p.name for p in copied.iterdir()) == sorted(f"{n}.gz" for n in NAMES)
+    assert gzip.decompress((copied / "t10k-labels-idx1-ubyte.gz").read_bytes()) == plain
+    assert f"Copied the four files to {copied}" in capsys.readouterr().out
+
+
+def test_a_download_without_pooch_says_what_to_install(isolated, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pooch", None)  # import pooch fails
+    with pytest.raises(DataError, match=r"downloading it needs pooch, which is not installed.*D2L_DATA_DIR"):
+        data.load_fashion_mnist()
 
 
 # --- downloads (from a mirror on loopback) -------------------------------------------------

@@ -19,6 +19,9 @@ def test_every_framework_has_an_adapter_a_notebook_and_its_kernel():
         assert notebook["metadata"]["kernelspec"]["name"] == fw.kernel, fw.notebook
     for name in frameworks.SUMMARY_NOTEBOOKS:
         assert (NOTEBOOKS / name).is_file()
+    for name in frameworks.LESSON_NOTEBOOKS:
+        notebook = json.loads((NOTEBOOKS / name).read_text())
+        assert notebook["metadata"]["kernelspec"]["name"] == frameworks.MAIN.kernel, name
     assert frameworks.get("PyTorch") is frameworks.get("pytorch") is frameworks.for_module("d2l_helpers.torch")
     with pytest.raises(KeyError, match="choose one of pytorch, tensorflow, jax, mxnet"):
         frameworks.get("caffe")
@@ -63,6 +66,18 @@ def test_problem_says_why_a_separate_environment_is_missing(tmp_path, monkeypatc
     assert "skipped" in frameworks.problem(mxnet)  # a kernel whose interpreter is gone does not count
     spec.write_text(json.dumps({"argv": [str(spec)]}))
     assert frameworks.problem(mxnet) is None
+
+
+def test_tensorflow_trains_in_its_gpu_environment_once_a_gpu_setup_registered_it(tmp_path, monkeypatch):
+    main = frameworks.Environment("main", str(tmp_path), "d2l", "x", ("3.12",), "requirements/main.txt")
+    monkeypatch.setattr(frameworks, "MAIN", main)
+    tf = frameworks.get("tensorflow")
+    assert frameworks.environment_of(tf) is tf.environment and tf.kernel == "d2l"  # the notebook's kernel
+    spec = frameworks.kernel_spec_file(frameworks.TENSORFLOW_GPU_ENV)
+    spec.parent.mkdir(parents=True)
+    spec.write_text(json.dumps({"argv": [str(spec)]}))
+    assert frameworks.environment_of(tf) is frameworks.TENSORFLOW_GPU_ENV and frameworks.problem(tf) is None
+    assert frameworks.environment_of(frameworks.get("pytorch")) is frameworks.get("pytorch").environment
 
 
 def _defined(path) -> set:

@@ -1,6 +1,7 @@
-"""Running sums, the divergence check, confusion counts, run records and the training log."""
+"""The divergence check, confusion counts, run records and the training log."""
 import json
 import math
+import sys
 
 import matplotlib
 
@@ -9,26 +10,15 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from d2l_helpers import devices, metrics, results
+from d2l_helpers import devices, metrics, results, training
 from d2l_helpers.config import make_config
 from d2l_helpers.results import RunRecord
 from d2l_helpers.training import TrainingLog
 
 
-def test_accumulator():
-    acc = metrics.Accumulator(3)
-    acc.add(1.5, 2, 10)
-    acc.add(0.5, np.int64(1), 5)
-    assert acc.data == [2.0, 3.0, 15.0] and acc[2] == 15.0
-    with pytest.raises(ValueError):
-        acc.add(1, 2)
-    acc.reset()
-    assert acc.data == [0.0, 0.0, 0.0]
-
-
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_diverging_loss_stops_with_advice(bad):
-    with pytest.raises(metrics.TrainingDiverged, match=r"epoch 2, step 7.*smaller learning rate.*lr=0\.001"):
+    with pytest.raises(metrics.TrainingDiverged, match=r"epoch 2, by step 7.*smaller learning rate.*lr=0\.001"):
         metrics.ensure_finite(bad, epoch=2, step=7, lr=0.01)
     metrics.ensure_finite(2.3, epoch=1, step=1, lr=0.01)
 
@@ -125,8 +115,76 @@ def test_training_log_keeps_window_means_and_epochs():
 
 
 def test_training_log_stops_a_diverging_run():
-    log = TrainingLog(make_record(), steps_per_epoch=5, plot=False)
+    log = TrainingLog(make_record(), steps_per_epoch=5, plot=False, read_every=0)
     log.begin_epoch(1)
     log.step(2.3, 1, 10)
-    with pytest.raises(metrics.TrainingDiverged, match="epoch 1, step 2"):
+    with pytest.raises(metrics.TrainingDiverged, match="epoch 1, by step 2"):
         log.step(math.nan, 1, 10)
+
+
+class DeviceScalar:
+    """Stands in for a framework's scalar: `+` and `*` stay "on the device", reading counts."""
+
+    reads = 0
+
+    def __init__(self, value):
+        self.value = value
+
+    def __add__(self, other):
+        return DeviceScalar(self.value + getattr(other, "value", other))
+
+    __radd__ = __add__
+
+    def __mul__(self, other):
+        return DeviceScalar(self.value * other)
+
+    def __float__(self):
+        DeviceScalar.reads += 1
+        return float(self.value)
+
+
+def test_training_log_reads_device_scalars_by_time_and_at_the_epoch_end(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: clock[0])
+    record = make_record()
+    record.history.clear()
+    log = TrainingLog(record, steps_per_epoch=10, log_every=3, plot=False, read_every=1.0)
+    log.begin_epoch(1)
+    DeviceScalar.reads = 0
+    for step in range(1, 10):
+        clock[0] = step * 0.3  # a step every 0.3 s: the sums are read at steps 4 and 8 (1.2 s, 2.4 s)
+        log.step(DeviceScalar(2.0), DeviceScalar(3), 10)
+    assert [r["step"] for r in record.steps] == [3, 6]  # a row is recorded when it is read
+    assert DeviceScalar.reads == 2 * (2 + 1)  # at each read: a finished row's two sums, the open row's loss
+    clock[0] = 3.05
+    log.step(DeviceScalar(4.0), DeviceScalar(5), 10)  # the last step: read at once
+    assert [r["step"] for r in record.steps] == [3, 6, 9, 10]
+    row = log.end_epoch(test_acc=0.5)
+    assert row["train_loss"] == pytest.approx((9 * 2.0 + 4.0) / 10) and row["train_acc"] == pytest.approx(32 / 100)
+    assert row["seconds"] == pytest.approx(3.05)  # the clock stopped when the last step was read
+    assert [r["loss"] for r in record.steps] == [2.0, 2.0, 2.0, 4.0]
+
+
+def test_training_log_stops_a_diverging_device_run_at_the_next_read(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: clock[0])
+    log = TrainingLog(make_record(), steps_per_epoch=100, plot=False, read_every=1.0)
+    log.begin_epoch(1)
+    clock[0] = 0.5
+    log.step(DeviceScalar(math.nan), DeviceScalar(1), 10)  # not read yet
+    clock[0] = 1.0
+    with pytest.raises(metrics.TrainingDiverged, match="by step 2"):
+        log.step(DeviceScalar(2.0), DeviceScalar(1), 10)  # one second on: read, in the open row
+
+
+def test_progress_without_tqdm_prints_a_plain_line_now_and_then(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm fails
+    clock = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: clock[0])
+    batches = []
+    for batch in training.progress(range(25), "epoch 1/1"):
+        clock[0] += 1.0  # one second a batch: a line after batches 10 and 20, and one at the end
+        batches.append(batch)
+    assert batches == list(range(25))
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch 1/1: 10/25 batches, 10 s", "epoch 1/1: 20/25 batches, 20 s", "epoch 1/1: 25/25 batches in 25 s"]

@@ -13,13 +13,42 @@ def test_live_plot_collects_points_outside_jupyter():
     plot = plotting.LivePlot(epochs=2, title="t")
     plot.add(0.5, train_loss=2.0, train_acc=0.3)
     plot.add(1, test_acc=0.6)
+    plot.update(final=True)
     assert plot.points["train loss"] == ([0.5], [2.0])
     assert plot.points["test acc"] == ([1], [0.6])
+    assert not plot.ax.get_lines()  # no display: nothing is drawn
+    plot.draw()
     labels = [line.get_label() for line in plot.ax.get_lines()]
     assert labels == ["train loss", "train acc", "test acc"]
     assert plot.ax.get_xlim() == (0, 2 * 1.04)
     with pytest.raises(KeyError, match="unknown curve 'accuracy'"):
         plot.add(1, accuracy=0.5)
+
+
+class Handle:
+    """Stands in for Jupyter's display handle: counts the redraws."""
+
+    updates = 0
+
+    def update(self, fig):
+        self.updates += 1
+
+
+def test_live_plot_redraws_by_time_not_by_point(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(plotting.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(plotting, "_display_handle", lambda fig: Handle())
+    plot = plotting.LivePlot(epochs=1, interval=1.0)
+    for i in range(30):  # 30 points over 3 s, an update after each
+        clock[0] = i * 0.1
+        plot.add(i / 30, train_loss=1.0)
+        plot.update()
+    assert plot._handle.updates == 3  # at 0 s, 1 s and 2 s
+    plot.update()
+    assert plot._handle.updates == 3  # nothing new to show
+    plot.add(1, test_acc=0.5)
+    plot.update(final=True)
+    assert plot._handle.updates == 4 and plot.ax.get_lines()
 
 
 def test_predictions_are_titled_and_mistakes_marked():

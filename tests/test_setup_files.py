@@ -15,9 +15,10 @@ import setup
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
-LOCKS = {"main": ["torch", "tensorflow", "jax", "notebooks", "test"],
-         "main-gpu": ["torch", "tensorflow", "jax", "notebooks", "test", "gpu"],
-         "mxnet": ["mxnet"], "mxnet-gpu": ["mxnet-gpu"]}
+LOCKS = {"main": ["torch", "tensorflow", "jax", "notebooks", "test", "extras"],
+         "main-gpu": ["torch", "tensorflow", "jax", "notebooks", "test", "extras", "gpu"],
+         "tensorflow-gpu": ["tensorflow-gpu", "extras"],
+         "mxnet": ["mxnet", "extras"], "mxnet-gpu": ["mxnet-gpu", "extras"]}
 
 
 def pins(requirements):
@@ -50,6 +51,22 @@ def test_lock_files_hold_the_stacks_we_document():
     assert {("mxnet", "1.9.1"), ("numpy", "1.23.5")} <= mxnet
     assert not {name for name, _ in mxnet} & {"tensorflow", "torch", "jax"}
     assert "mxnet" not in {name for name, _ in main}
+
+
+def test_each_gpu_lock_holds_one_cuda_major():
+    """PyTorch and JAX bring CUDA 13, tensorflow[and-cuda] CUDA 12: never in one environment."""
+    main, tf = ({name for name, _ in locked(lock) if name.startswith("nvidia-")}
+                for lock in ("main-gpu", "tensorflow-gpu"))
+    assert main and not {name for name in main if name.endswith("-cu12")}
+    assert tf and all(name.endswith("-cu12") for name in tf)
+    assert ("tensorflow", "2.21.0") in locked("main-gpu")  # its CPU build: no CUDA wheels
+
+
+def test_every_environment_has_its_lock_files():
+    for env in frameworks.ENVIRONMENTS.values():
+        for gpu in (True,) if env.gpu_only else (False, True):
+            assert setup.lock_file(env, gpu).is_file(), (env.key, gpu)
+    assert setup.lock_file(frameworks.TENSORFLOW_GPU_ENV, True).name == "tensorflow-gpu.txt"
 
 
 def test_environment_yml_installs_the_main_lock():
@@ -123,6 +140,35 @@ def test_missing_mxnet_python_skips_mxnet_and_says_so_once(tmp_path, monkeypatch
     assert problem.startswith("MXNet is skipped on this machine: MXNet 1.9.1") and "/missing" in problem
     assert setup.setup(args) == 0
     assert capsys.readouterr().out == ""  # the second time, nothing to say
+
+
+def test_tensorflow_gets_its_own_environment_on_a_gpu_machine_only(tmp_path, monkeypatch, capsys):
+    main = frameworks.Environment("main", str(tmp_path / "venv"), "d2l", "x", ("3.12",), "requirements/main.txt")
+    monkeypatch.setattr(frameworks, "MAIN", main)
+    monkeypatch.setattr(setup.registry, "MAIN", main)
+    built = []
+    monkeypatch.setattr(setup, "find_python", lambda env, override: ("/usr/bin/python3.12", "3.12"))
+    monkeypatch.setattr(setup, "ensure", lambda env, *args: built.append((env.key, args[2])))
+    monkeypatch.setattr(setup, "write_kernel", lambda env, version: None)
+    stale = main.path / "share" / "jupyter" / "kernels" / "d2l-tensorflow"
+    stale.mkdir(parents=True)
+    args = setup.argparse.Namespace(python="", python_mxnet="", python_tensorflow="", gpu="0", installer="auto")
+    assert setup.setup(args) == 0
+    assert [key for key, _ in built] == ["main", "mxnet"] and not stale.exists()
+    built.clear()
+    assert setup.setup(setup.argparse.Namespace(**{**vars(args), "gpu": "1"})) == 0
+    assert built == [("main", True), ("mxnet", True), ("tensorflow", True)]
+
+    def no_python(env, override):
+        if env.key == "tensorflow":
+            raise setup.SetupError("no Python 3.12, 3.13, 3.11 found")
+        return "/usr/bin/python3.12", "3.12"
+
+    monkeypatch.setattr(setup, "find_python", no_python)
+    assert setup.setup(setup.argparse.Namespace(**{**vars(args), "gpu": "1"})) == 0
+    assert "note: TensorFlow will train on the CPU, in the main environment" in capsys.readouterr().out
+    assert frameworks.problem(frameworks.get("tensorflow")) is None  # the main environment's build runs it
+    assert frameworks.environment_of(frameworks.get("tensorflow")).key == "main"
 
 
 def test_setup_script_runs_on_a_bare_python():

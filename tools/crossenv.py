@@ -31,8 +31,8 @@ class WorkerError(RuntimeError):
 
 
 def interpreter(framework) -> tuple:
-    """(python executable, extra environment variables) of `framework`'s environment."""
-    env = framework.environment
+    """(python executable, extra environment variables) of the environment `framework` trains in here."""
+    env = frameworks.environment_of(framework)
     if env.key == frameworks.MAIN.key:
         return sys.executable, dict(frameworks.KERNEL_ENV)
     problem = frameworks.problem(framework)

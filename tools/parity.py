@@ -200,7 +200,9 @@ def main(argv=None) -> int:
         worker(json.loads(args.worker))
         return 0
     try:
-        doc = measure({**PREVIEW, "steps": args.steps})
+        # enough training images for every step to take a batch of its own
+        train_limit = max(PREVIEW["train_limit"], args.steps * PREVIEW["batch_size"])
+        doc = measure({**PREVIEW, "steps": args.steps, "train_limit": train_limit})
     except WorkerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -10,6 +10,9 @@ from the registry, `d2l_helpers/frameworks.py`:
   3.10 accepted); its kernel `d2l-mxnet` is registered in the main environment, so
   JupyterLab and papermill started from there find it. Without such a Python the main
   environment is still built, and what MXNet needs is said once.
+* `.venv-tensorflow`, on a GPU machine only: tensorflow[and-cuda], whose CUDA 12 libraries
+  must not share an environment with the CUDA 13 ones of PyTorch and JAX; kernel
+  `d2l-tensorflow`. The main environment keeps TensorFlow's CPU build.
 
 Each environment is installed from its lock file with uv (pinned in the main lock) and
 re-installed only when the lock, pyproject.toml or the interpreter changes.
@@ -108,7 +111,7 @@ def find_python(env, override: str) -> tuple[str, str]:
 
 def lock_file(env, gpu: bool) -> Path:
     path = REPO / env.requirements
-    return path.with_name(f"{path.stem}-gpu{path.suffix}") if gpu else path
+    return path.with_name(f"{path.stem}-gpu{path.suffix}") if gpu and not env.gpu_only else path
 
 
 def fingerprint(env, python: str, gpu: bool) -> str:
@@ -248,6 +251,10 @@ def setup(args) -> int:
         if env.key == main.key:
             continue
         note = registry.unavailable_note(env)
+        if env.gpu_only and not gpu:
+            shutil.rmtree(kernels_dir() / env.kernel, ignore_errors=True)  # a GPU setup's, before
+            note.unlink(missing_ok=True)
+            continue
         try:
             env_python, env_version = find_python(env, getattr(args, f"python_{env.key}"))
             ensure(env, env_python, env_version, gpu, args.installer, main.python)
@@ -259,8 +266,12 @@ def setup(args) -> int:
             previous = note.read_text().strip() if note.is_file() else None
             mark_unavailable(env, reason)
             if previous != reason:  # said once, not at every `make`
-                users = ", ".join(fw.name for fw in registry.FRAMEWORKS if fw.environment is env)
-                say(f"note: {users} will be skipped: {reason}.")
+                if env.gpu_only:
+                    users = ", ".join(fw.name for fw in registry.FRAMEWORKS if fw.gpu_environment is env)
+                    say(f"note: {users} will train on the CPU, in the main environment: {reason}.")
+                else:
+                    users = ", ".join(fw.name for fw in registry.FRAMEWORKS if fw.environment is env)
+                    say(f"note: {users} will be skipped: {reason}.")
             continue
         write_kernel(env, env_version)
         note.unlink(missing_ok=True)
@@ -271,10 +282,11 @@ def lock(args) -> int:
     """Compile requirements/*.txt from pyproject.toml with the main environment's uv."""
     uv = shutil.which("uv") or str(registry.MAIN.python.parent / "uv")
     groups = {
-        "main": (["torch", "tensorflow", "jax", "notebooks", "test"], "3.11", [UV]),
-        "main-gpu": (["torch", "tensorflow", "jax", "notebooks", "test", "gpu"], "3.11", [UV]),
-        "mxnet": (["mxnet"], "3.9", []),
-        "mxnet-gpu": (["mxnet-gpu"], "3.9", []),
+        "main": (["torch", "tensorflow", "jax", "notebooks", "test", "extras"], "3.11", [UV]),
+        "main-gpu": (["torch", "tensorflow", "jax", "notebooks", "test", "extras", "gpu"], "3.11", [UV]),
+        "tensorflow-gpu": (["tensorflow-gpu", "extras"], "3.11", []),
+        "mxnet": (["mxnet", "extras"], "3.9", []),
+        "mxnet-gpu": (["mxnet-gpu", "extras"], "3.9", []),
     }
     for name, (extras, lowest, extra_packages) in groups.items():
         output = REPO / "requirements" / f"{name}.txt"
