@@ -45,11 +45,13 @@ def test_a_fresh_environment_with_one_extra_runs_its_notebook(key, extra, tmp_pa
     assert installed.returncode == 0, installed.stderr[-4000:]
 
     # nothing else: no other framework, and the helpers come from the environment, not from this checkout
+    # but the optional helpers (a progress bar, downloads), which the extra brings
     others = [fw.module for fw in frameworks.FRAMEWORKS if fw.key != key]
-    probe = run(python, "-c", "import importlib.util, d2l_helpers; print(d2l_helpers.__file__); "
-                f"print([m for m in {others!r} if importlib.util.find_spec(m)])", cwd=tmp_path)
+    probe = run(python, "-c", "import importlib.util as u, d2l_helpers; print(d2l_helpers.__file__); "
+                f"print([m for m in {others!r} if u.find_spec(m)], [m for m in ('tqdm', 'pooch') if u.find_spec(m)])",
+                cwd=tmp_path)
     where, found = probe.stdout.split("\n")[:2]
-    assert where.startswith(str(venv)) and found == "[]", probe.stdout + probe.stderr
+    assert where.startswith(str(venv)) and found == "[] ['tqdm', 'pooch']", probe.stdout + probe.stderr
 
     work, results = tmp_path / "work", tmp_path / "results"
     work.mkdir()
