@@ -64,7 +64,8 @@ def learning_rates(ns: dict, count: int) -> list:
 
 def _steps(ns: dict, count: int) -> list:
     batches = iter(ns["train_iter"])
-    return [float(ns["train_step"](*next(batches))[0]) for _ in range(count)]
+    to_host = ns["d2l"].numpy  # a train step's loss stays on the device, as the framework's scalar
+    return [float(to_host(ns["train_step"](*next(batches))[0]).reshape(())) for _ in range(count)]
 
 
 def worker(spec: dict) -> None:
