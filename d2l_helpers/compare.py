@@ -321,34 +321,32 @@ def _pair_names(pair: str) -> str:
 
 def _curves_sentence(agreement: dict, parity: dict | None) -> str:
     loss, every = agreement["loss_spread"], agreement["log_every"]
-    sentence = (f"The training-loss curves (each point a mean over {every} step{'s' if every != 1 else ''}) "
-                f"lie within {max(loss):.3f} of each other over the run.")
+    steps = f"{every} step{'s' if every != 1 else ''}"
+    sentence = f"The loss curves (means of {steps}) lie within {max(loss):.3f} of each other."
     if not parity:
         return sentence
     off, on = parity["no_dropout"]["loss_spread"], parity["dropout"]["loss_spread"]
     source = parity.get("source", "results/parity.json")
     together = next((i for i, spread in enumerate(off) if spread > ROUNDING), len(off))  # steps within rounding
     if together == len(off):
-        return (sentence + f" Measured on the same first {len(off)} batches with the learning rate held ({source}): "
-                f"with dropout off the four losses stay within {max(off):.0e} of each other, rounding; with "
-                f"dropout on, each framework draws its own masks and they differ by up to {max(on):.2f}.")
+        return (sentence + f" On the same {len(off)} batches with the rate held ({source}), dropout off, the losses "
+                f"stay within {max(off):.0e}: rounding; dropout on, each framework's masks part them by "
+                f"{max(on):.2f}.")
     widest = max(range(len(off)), key=off.__getitem__)
-    return (sentence + f" Measured on the same first {len(off)} batches with the learning rate held ({source}): "
-            f"with dropout off the four losses agree to {ROUNDING:.0e} for {together} steps, then part as the "
-            f"loss starts to fall, by up to {off[widest]:.2f} at step {widest + 1}: fast learning amplifies "
-            f"the rounding of four implementations. Each framework's own dropout masks part them sooner "
-            f"({on[together - 1]:.2f} at step {together}).")
+    return (sentence + f" On the same {len(off)} batches with the rate held ({source}), dropout off, the losses agree "
+            f"to {ROUNDING:.0e} for {together} steps, then part by up to {off[widest]:.2f} (step {widest + 1}): fast "
+            f"learning amplifies rounding. Dropout masks part them sooner ({on[together - 1]:.2f} at step {together}).")
 
 
 def _accuracy_sentence(done: dict) -> str:
     acc = {fw: r.final["test_acc"] for fw, r in done.items()}
     best, worst = max(acc, key=acc.get), min(acc, key=acc.get)
     spread, stderr = 100 * (acc[best] - acc[worst]), _standard_error(done)
-    verdict = ("within the noise of a test set this size" if spread <= 2 * math.sqrt(2) * stderr
-               else "more than the test set's sampling noise: with the same start and batches, amplified "
-                    "rounding and the dropout masks make one run's accuracy partly a matter of chance")
-    return (f"Test accuracy ranges from {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} ({name(best)}): "
-            f"{spread:.1f} points, {verdict}.")
+    verdict = ("within the test set's noise" if spread <= 2 * math.sqrt(2) * stderr
+               else "more than the test set's sampling noise: amplified rounding and the dropout masks make "
+                    "one run's accuracy partly chance")
+    return (f"Test accuracy: {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} ({name(best)}), {spread:.1f} points, "
+            f"{verdict}.")
 
 
 def _standard_error(done: dict) -> float:

@@ -241,8 +241,8 @@ def test_findings_come_from_the_data(tmp_path):
     assert "All 4 networks have 46,764,746 trainable parameters, exactly what" in text
     assert "the loss on the first batch is 2.3026 in every framework (they differ by at most 1.0e-05)" in text
     assert "lie within 0.050 of each other" in text
-    assert "dropout off the four losses stay within" in text and "differ by up to 0.05" in text
-    assert "from 0.878 (TensorFlow) to 0.884 (PyTorch): 0.6 points, within the noise" in text
+    assert "dropout off, the losses stay within" in text and "part them by 0.05" in text
+    assert "0.878 (TensorFlow) to 0.884 (PyTorch), 0.6 points, within the test set's noise" in text
     assert "examples/s" not in text and "fastest" not in text  # one run is no speed measurement
     table = compare.figures_html(records, parity=PARITY)
     assert "46,764,746" in table and "0.878 – 0.884" in table and "results/parity.json" in table
@@ -255,7 +255,7 @@ def test_curves_that_part_without_dropout_are_put_down_to_amplified_rounding(tmp
               "no_dropout": {**PARITY["no_dropout"], "loss_spread": [1e-6, 4e-4, 0.02, 0.3, 0.1]},
               "dropout": {"loss_spread": [0.01, 0.05, 0.2, 0.4, 0.3]}}
     text = compare.findings(records, parity=longer)[1]
-    assert "agree to 1e-03 for 2 steps, then part" in text and "by up to 0.30 at step 4" in text
+    assert "agree to 1e-03 for 2 steps, then part" in text and "by up to 0.30 (step 4)" in text
     assert "(0.05 at step 2)" in text and "benchmarks/parity-120-cpu.json" in text
 
 
