@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
     if not (args.a and args.b and args.output):
         parser.error("give the two checkouts and --output")
     keys = args.frameworks.split(",")
-    doc = {"title": args.title, "command": " ".join(["python -m benchmarks.preview_pairs", *sys.argv[1:]]),
+    doc = {"title": args.title, "command": shlex.join(["python", "-m", "benchmarks.preview_pairs", *sys.argv[1:]]),
            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                       f"Python {platform.python_version()}",
            "a": args.a_name or str(args.a), "b": args.b_name or str(args.b),
