@@ -50,6 +50,7 @@ browser:
 
 run: data $(if $(findstring --no-pdf,$(PUBLISH_ARGS)),,browser)
 	$(PY) -m tools.publish $(PUBLISH_ARGS)
+	$(PY) -m tools.readme
 
 test: data browser
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -12,30 +12,32 @@
   window is compared with the machine's state at that moment.
 
 Each pair gives a ratio (ours ÷ d2l) and a share of the matmul rate; the report gives
-their medians with the minimum and maximum. Every workload runs in a long-lived worker
-of its framework's environment (benchmarks.workloads), only one of which computes at a
-time. The results go to benchmarks/results-{cpu,gpu}.json and a markdown table beside it.
+their medians with the minimum and maximum, and sets no pass mark on them. Every
+workload runs in a long-lived worker of its framework's environment
+(benchmarks.workloads), only one of which computes at a time. The results go to
+benchmarks/results-{cpu,gpu}.json and a markdown table beside it.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from d2l_helpers import frameworks
 from d2l_helpers.architecture import forward_macs, training_flops
 from d2l_helpers.config import TEST_SIZE, TRAIN_SIZE, ConfigError, make_config
 from d2l_helpers.results import BENCH_SCHEMA
+from tools.crossenv import Worker, WorkerError, rate
+from tools.readme import replace_block
 
 from . import reference
-from .report import machine_info, markdown
+from .report import markdown, stamp, table, write_record
 from .timing import BenchmarkError, summary
-from .workloads import OPTIONS, Worker, option_env, option_parts, rate
 
 HERE = Path(__file__).resolve().parent
+README = HERE / "README.md"  # shows the latest run's table in its block "bench-cpu" (or "bench-gpu")
+WORKLOADS = "benchmarks.workloads"  # the module each worker runs
 DEFAULTS = dict(pairs=5, steps=2, warmup=2, resize=224, batch_size=128, eval_batches=2,
                 matmul_size=4096, matmul_products=4)
 # --quick: a tiny run that proves every part works (the tests use it), not a measurement.
@@ -62,31 +64,20 @@ def resolve_settings(args) -> dict:
     return settings
 
 
-def _notebook_worker(fw, settings: dict, option: str | None) -> Worker:
-    spec = {"kind": "notebook", "framework": fw.key, "settings": settings, "option": option,
-            "env": option_env(fw.key, option)}
-    return Worker(fw, spec, f"{fw.name}: notebook" + (f" + {option}" if option else ""))
-
-
-def measure_framework(fw, settings: dict, matmul: Worker, with_d2l: bool, option: str | None,
-                      beside: bool = False) -> dict:
-    """The paired measurement of one framework (see the module docstring). With `beside`, the
-    option is one more side of each pair, next to the notebook as it is, instead of replacing it."""
+def measure_framework(fw, settings: dict, matmul: Worker, with_d2l: bool) -> dict:
+    """The paired measurement of one framework (see the module docstring)."""
     flops = training_flops(settings["resize"])
-    ours = _notebook_worker(fw, settings, None if beside else option)
+    ours = Worker(fw, WORKLOADS, {"kind": "notebook", "framework": fw.key, "settings": settings},
+                  f"{fw.name}: notebook")
     workers = [ours]
     try:
         ours_warmup = ours.ask(window=settings["warmup"])
-        result = {**ours.info, "option": None if beside else option, "warmup_s": ours_warmup["seconds"]}
+        result = {**ours.info, "warmup_s": ours_warmup["seconds"]}
         sides = {"ours": (ours, None)}
-        if beside and option:
-            other = _notebook_worker(fw, settings, option)
-            workers.append(other)
-            other.ask(window=settings["warmup"])
-            sides[f"ours + {option}"] = (other, None)
         if with_d2l:
-            ref = Worker(fw, {"kind": "reference", "framework": fw.key, "settings": settings,
-                              "d2l_dir": str(reference.ensure_installed(fw))}, f"{fw.name}: d2l {reference.VERSION}")
+            ref = Worker(fw, WORKLOADS, {"kind": "reference", "framework": fw.key, "settings": settings,
+                                         "d2l_dir": str(reference.ensure_installed(fw))},
+                         f"{fw.name}: d2l {reference.VERSION}")
             workers.append(ref)
             search = {}
             for loader in ref.info["loaders"]:
@@ -139,11 +130,9 @@ def run(args) -> dict:
     for key in keys:
         frameworks.get(key)  # an unknown name is an error naming the choices
     settings = resolve_settings(args)
-    options = dict(o.split(":", 1) for o in args.options.split(",")) if args.options else {}
-    for key, option in options.items():
-        option_parts(key, option)
     begin = time.perf_counter()
-    matmul = Worker(frameworks.FRAMEWORKS[0], {"kind": "matmul", "settings": settings}, "matmul (device limit)")
+    matmul = Worker(frameworks.FRAMEWORKS[0], WORKLOADS, {"kind": "matmul", "settings": settings},
+                    "matmul (device limit)")
     results, skipped = {}, {}
     try:
         for key in keys:
@@ -153,19 +142,15 @@ def run(args) -> dict:
                 skipped[key] = problem
                 print(f"--- skipping {fw.name}: {problem}", file=sys.stderr)
                 continue
-            results[key] = measure_framework(fw, settings, matmul, not args.no_d2l, options.get(key), args.beside)
+            results[key] = measure_framework(fw, settings, matmul, not args.no_d2l)
     finally:
         matmul.close()
     gpu = matmul.info["device"] != "CPU" or any(r["device"] != "CPU" for r in results.values())
+    doc = {"schema": BENCH_SCHEMA, "device": "gpu" if gpu else "cpu", **stamp("benchmarks.bench", args.argv, begin)}
+    doc["machine"]["gpu"] = matmul.info["device"] if matmul.info["device"] != "CPU" else None
     return {
-        "schema": BENCH_SCHEMA,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": "gpu" if gpu else "cpu",
-        "command": " ".join(["python -m benchmarks.bench", *(args.argv or [])]),
-        "minutes": (time.perf_counter() - begin) / 60,
-        "machine": {**machine_info(), "gpu": matmul.info["device"] if matmul.info["device"] != "CPU" else None},
-        "settings": {**settings, "quick": args.quick, "d2l_reference": not args.no_d2l, "options": options,
-                     "beside": args.beside},
+        **doc,
+        "settings": {**settings, "quick": args.quick, "d2l_reference": not args.no_d2l},
         "model": {"forward_macs_per_example": forward_macs(settings["resize"]),
                   "training_flops_per_example": training_flops(settings["resize"]),
                   "convention": ("conv and dense layers only; 2 FLOPs per MAC; training = 3 × forward, "
@@ -183,10 +168,6 @@ def parse_args(argv=None):
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, help=f"default {value}")
     parser.add_argument("--quick", action="store_true", help="tiny settings that only prove the benchmark runs: "
                         + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
-    parser.add_argument("--options", help="measure the notebook with options instead of as it is: comma-separated "
-                        "framework:option[+option] from " + ", ".join(f"{k}:{o}" for k in OPTIONS for o in OPTIONS[k]))
-    parser.add_argument("--beside", action="store_true", help="with --options: time each option as one more side "
-                        "of every pair, beside the notebook as it is (ratio: as it is ÷ with the option)")
     parser.add_argument("--no-d2l", action="store_true", help="skip the d2l 1.0.3 reference")
     parser.add_argument("--output", type=Path, help="results JSON (default benchmarks/results-cpu.json or -gpu.json); "
                         "the markdown goes beside it with the suffix .md")
@@ -200,17 +181,23 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         doc = run(args)
-    except (BenchmarkError, ConfigError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (BenchmarkError, WorkerError, ConfigError, KeyError) as err:
+        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 1
-    output = args.output or HERE / f"results-{doc['device']}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(doc, indent=1) + "\n")
-    report = markdown(doc)
-    output.with_suffix(".md").write_text(report)
-    print(report)
-    print(f"Wrote {output} and {output.with_suffix('.md')}", file=sys.stderr)
+    write_record(doc, args.output or HERE / f"results-{doc['device']}.json", markdown(doc))
+    if args.output is None and not args.quick:
+        refresh_readme(doc)
     return 0
+
+
+def refresh_readme(doc: dict) -> None:
+    """Put the run's table into benchmarks/README.md, where it has a block for the run's device."""
+    try:
+        README.write_text(replace_block(README.read_text(), f"bench-{doc['device']}", table(doc)))
+    except ValueError as err:
+        print(f"{README} keeps its tables: {err}", file=sys.stderr)
+        return
+    print(f"Updated the table of {README}", file=sys.stderr)
 
 
 if __name__ == "__main__":

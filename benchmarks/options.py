@@ -1,32 +1,124 @@
-"""Does an option make the whole preview notebook faster? Each option against the notebook as it is.
+"""Does a setting of the notebooks make the whole preview faster? Each option against the notebook as it is.
 
-`python -m benchmarks.options` runs, per framework, the preview the CPU user runs —
-the notebook's setup, data, model and training cells, evaluation after the epoch
-included — once as the notebook is and once with each option of
-`benchmarks.workloads.OPTIONS` (channels-last or torch.compile for PyTorch, XLA for
-TensorFlow, XLA flags for JAX, hybridize variants for MXNet), alternating: as it is,
-option A, as it is, option B, ... Compile time is part of the run, so an option that
-compiles for longer than it saves shows up as slower. Each run is a fresh process of
-the framework's environment. Writes benchmarks/options-{cpu,gpu}.json and a table.
+`python -m benchmarks.options` runs, per framework, the preview a CPU user runs — the
+notebook's setup, data, model and training cells, evaluation after the epoch included,
+each run a fresh process of the framework's environment — once as the notebook is and
+once with an option that undoes one of its settings, in pairs whose order swaps from
+pair to pair. Compile time is part of the run. The options are the settings of
+benchmarks/README.md's decisions table, so that each decision can be measured again.
+Writes benchmarks/options-{cpu,gpu}.json and a table. Its worker is also the one
+`benchmarks.seeds` runs.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from d2l_helpers import frameworks
+from d2l_helpers.config import ConfigError, make_config
 from tools.cells import NOTEBOOKS, run_tagged
 from tools.crossenv import WorkerError, finish_worker, run_worker
 
-from .report import cpu, machine_info, spread
+from .report import cpu, spread, stamp, write_record
 from .timing import BenchmarkError, summary
-from .workloads import OPTIONS, option_env, option_parts
 
 HERE = Path(__file__).resolve().parent
+
+
+def _torch_channels_first(ns):
+    import torch
+
+    # Module.to() swaps parameter data in place, so the optimiser keeps working; convolutions
+    # follow their weights' layout (a one-channel input batch is either layout in memory).
+    ns["net"].to(memory_format=torch.contiguous_format)
+
+
+def _torch_fused(ns):
+    import torch
+
+    old = ns["optimizer"]  # train_step looks `optimizer` and `scheduler` up at each call
+    ns["optimizer"] = torch.optim.SGD(ns["net"].parameters(), **{**old.defaults, "fused": True})
+    ns["scheduler"] = torch.optim.lr_scheduler.CosineAnnealingLR(ns["optimizer"], T_max=ns["scheduler"].T_max)
+
+
+def _torch_compile(ns):
+    import torch
+
+    ns["net"] = torch.compile(ns["net"])  # train_step and predict look `net` up at each call
+
+
+def _tf_xla(ns):
+    import tensorflow as tf
+
+    for name in ("train_step", "predict"):
+        ns[name] = tf.function(ns[name].python_function, jit_compile=True, reduce_retracing=True)
+
+
+def _mxnet_hybridize(**kwargs):
+    def apply(ns):
+        ns["net"].hybridize(**kwargs)
+    return apply
+
+
+# {framework key: {option: (what it changes, environment variables, change to the notebook's namespace)}}
+OPTIONS = {
+    "pytorch": {
+        "channels-first": ("model: without channels-last memory (net.to(memory_format=torch.contiguous_format))",
+                           {}, _torch_channels_first),
+        "fused": ("train-step: SGD(..., fused=True): one kernel per weight tensor for the whole update", {},
+                  _torch_fused),
+        "compile": ("model: net = torch.compile(net)", {}, _torch_compile),
+    },
+    "tensorflow": {
+        "no-onednn": ("environment: TF_ENABLE_ONEDNN_OPTS=0", {"TF_ENABLE_ONEDNN_OPTS": "0"}, None),
+        "xla": ("train-step: tf.function(jit_compile=True) for train_step and predict", {}, _tf_xla),
+    },
+    "mxnet": {
+        "dynamic": ("model: net.hybridize() without static_alloc and static_shape", {},
+                    _mxnet_hybridize(static_alloc=False, static_shape=False)),
+        "imperative": ("model: no hybridize (eager Gluon)", {}, _mxnet_hybridize(active=False)),
+        "omp-default": ("environment: OMP_NUM_THREADS at half the cores, MXNet's own choice on x86",
+                        {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}, None),
+    },
+}
+# The same for every framework: the kernels' memory settings (frameworks.KERNEL_ENV) left out.
+for _fw in frameworks.FRAMEWORKS:
+    OPTIONS.setdefault(_fw.key, {})["glibc-defaults"] = (
+        "environment: GLIBC_TUNABLES empty (glibc's default malloc: large blocks go back to the OS when freed)",
+        {"GLIBC_TUNABLES": ""}, None)
+
+
+def option_parts(key: str, option: str | None) -> list:
+    """The options of `option` ("a+b"), checked against OPTIONS."""
+    parts = option.split("+") if option else []
+    unknown = [p for p in parts if p not in OPTIONS[key]]
+    if unknown:
+        raise BenchmarkError(f"unknown option(s) {unknown} for {key}: choose from {', '.join(OPTIONS[key])}")
+    return parts
+
+
+def option_env(key: str, option: str | None) -> dict:
+    """The environment variables of `option`."""
+    return {k: v for part in option_parts(key, option) for k, v in OPTIONS[key][part][1].items()}
+
+
+def parse_settings(pairs: list[str]) -> dict:
+    """`["train_limit=30000", "lr=0.02"]` as overrides of the preview preset (numbers; `make_config` checks them)."""
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {pair!r}: write name=value, e.g. train_limit=30000")
+        try:
+            overrides[name] = int(value) if value.lstrip("-").isdigit() else float(value)
+        except ValueError:
+            raise ConfigError(f"--set {pair!r}: {value!r} is not a number") from None
+    return overrides
 
 
 def worker(spec: dict) -> None:
@@ -49,27 +141,21 @@ def worker(spec: dict) -> None:
                          "version": record.framework_version})
 
 
-def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int = 1, seeds=None) -> dict:
+def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int = 1) -> dict:
     """The runs of one framework: for each option (of `chosen`, else all), `repeats` pairs of the
-    notebook as it is and with the option, the order swapped from pair to pair (as it is first).
-    With `seeds`, one pair per seed, both runs of a pair with that seed (the notebook's `seed`:
-    initial weights, batch order, dropout masks)."""
+    notebook as it is and with the option, the order swapped from pair to pair (as it is first)."""
     fw = frameworks.get(key)
     runs = []
-    seeds = seeds or [None] * repeats
     for option in chosen or OPTIONS[key]:
-        for i, seed in enumerate(seeds):
+        for i in range(repeats):
             for variant in (None, option) if i % 2 == 0 else (option, None):
-                label = f"{fw.name} preview" + (f" + {variant}" if variant else "") + (
-                    f", seed {seed}" if seed is not None else "")
-                print(f"--- {label}", file=sys.stderr, flush=True)
-                spec = {"framework": key, "option": variant, "results_dir": scratch,
-                        "overrides": {**overrides, **({"seed": seed} if seed is not None else {})}}
+                print(f"--- {fw.name} preview" + (f" + {variant}" if variant else ""), file=sys.stderr, flush=True)
+                spec = {"framework": key, "option": variant, "results_dir": scratch, "overrides": overrides}
                 try:
                     result = run_worker(fw, "benchmarks.options", spec, env=option_env(key, variant))
                 except WorkerError as err:  # one option failing says so in the report; the others still run
                     result = {"failed": str(err), "version": None, "device": None}
-                runs.append({"option": variant, "for": option, "pair": i, "seed": seed, **result})
+                runs.append({"option": variant, "for": option, "pair": i, **result})
                 print(f"    {result.get('seconds', float('nan')):.0f} s, test accuracy "
                       f"{result.get('test_acc', float('nan')):.3f}", file=sys.stderr)
     options = {}
@@ -80,92 +166,77 @@ def measure(key: str, overrides: dict, scratch: str, chosen=None, repeats: int =
         if failed:
             options[option] = {"change": change, "failed": failed}
             continue
-        pairs = [[r for r in mine if r["pair"] == i] for i in range(len(seeds))]
+        pairs = [[r for r in mine if r["pair"] == i] for i in range(repeats)]
         with_it = [next(r for r in pair if r["option"]) for pair in pairs]
         as_is = [next(r for r in pair if not r["option"]) for pair in pairs]
         options[option] = {
             "change": change, "seconds": summary([r["seconds"] for r in with_it]),
             "baseline_seconds": summary([r["seconds"] for r in as_is]),
             "speedup": summary([b["seconds"] / r["seconds"] for b, r in zip(as_is, with_it)]),
-            "test_acc": with_it[0]["test_acc"], "baseline_test_acc": as_is[0]["test_acc"],
-            "test_acc_by_seed": {str(seed): [a["test_acc"], w["test_acc"]] for seed, a, w in zip(seeds, as_is, with_it)
-                                 if seed is not None}}
-    done = next((r for r in runs if "version" in r and r["version"]), {})
+            "test_acc": with_it[0]["test_acc"], "baseline_test_acc": as_is[0]["test_acc"]}
+    done = next((r for r in runs if r.get("version")), {})
     return {"version": done.get("version"), "device": done.get("device"), "runs": runs, "options": options}
 
 
 def markdown(doc: dict) -> str:
+    """The record as a table: one row per option, the preview's seconds as it is and with it."""
     lines = [f"# Options for the whole preview notebook, {doc['device'].upper()} ({doc['timestamp']})", "",
-             f"Machine: {cpu(doc['machine'])}. Each row: the "
-             "preview (setup to the end of the epoch's evaluation) with the option, and the run as the notebook "
-             f"is just before it, each in a fresh process. Command: `{doc['command']}` "
-             f"({doc['minutes']:.0f} min).", "",
-             f"{doc['repeats']} pair(s) per option, the order swapped from pair to pair"
-             + (f", pair i with the i-th of seeds {', '.join(map(str, doc['seeds']))}" if doc.get("seeds") else "")
-             + "; figures: median (min–max) over the pairs.", "",
+             f"Machine: {cpu(doc['machine'])}. Each row: the preview (setup to the end of the epoch's evaluation) "
+             "with the option, and the run as the notebook is just before it, each in a fresh process. "
+             f"Command: `{doc['command']}` ({doc['minutes']:.0f} min).", "",
+             f"{doc['repeats']} pair(s) per option, the order swapped from pair to pair; figures: median (min–max) "
+             "over the pairs; speed-up: seconds as it is ÷ seconds with it (above 1: the option is faster).", "",
              "| framework | option | change | as it is, s | with it, s | speed-up | test acc (as it is → with it) |",
              "|---|---|---|--:|--:|--:|--:|"]
     for key, result in doc["frameworks"].items():
         for option, o in result["options"].items():
+            name = f"{frameworks.get(key).name} {result['version'] or ''}".strip()
             if o.get("failed"):
-                lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | failed: {o['failed']} "
-                             "| | | |")
+                lines.append(f"| {name} | {option} | {o['change']} | failed: {o['failed']} | | | |")
                 continue
-            lines.append(f"| {frameworks.get(key).name} | {option} | {o['change']} | {spread(o['baseline_seconds'])} "
+            lines.append(f"| {name} | {option} | {o['change']} | {spread(o['baseline_seconds'])} "
                          f"| {spread(o['seconds'])} | {spread(o['speedup'], 2, '×')} | {o['baseline_test_acc']:.3f} → "
                          f"{o['test_acc']:.3f} |")
-    for key, result in doc["frameworks"].items():
-        for option, o in result["options"].items():
-            by_seed = o.get("test_acc_by_seed")
-            if by_seed:
-                lines += ["", f"{frameworks.get(key).name}, {option}: test accuracy by seed, as it is → with it: "
-                          + "; ".join(f"seed {seed}: {a:.3f} → {w:.3f}" for seed, (a, w) in by_seed.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
+    """Entry point of `python -m benchmarks.options`."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.options", description=__doc__.split("\n\n")[0])
     parser.add_argument("--frameworks", help=f"comma-separated subset of {','.join(frameworks.KEYS)}")
-    parser.add_argument("--options", help="only these, as framework:option,... (default: every option)")
-    parser.add_argument("--repeats", type=int, default=1, help="pairs per option (default 1)")
-    parser.add_argument("--seeds", help="one pair per seed, e.g. 0,1,2,3 (instead of --repeats pairs with the "
-                                        "notebook's seed)")
-    parser.add_argument("--train-limit", type=int, help="fewer training images than the preview's (tests)")
+    parser.add_argument("--options", help="only these, as framework:option,... from " + ", ".join(
+        f"{k}:{o}" for k in OPTIONS for o in OPTIONS[k]) + " (default: every option)")
+    parser.add_argument("--repeats", type=int, default=2, help="pairs per option (default 2)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="another value for one of the preview preset's settings (repeatable), e.g. "
+                             "train_limit=320 for a quick check")
     parser.add_argument("--output", type=Path, help="default benchmarks/options-cpu.json (or -gpu)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
-    seeds = [int(seed) for seed in args.seeds.split(",")] if args.seeds else None
     if args.worker:
         worker(json.loads(args.worker))
         return 0
-    import tempfile
-
-    chosen = {}
-    for pair in args.options.split(",") if args.options else []:
-        key, _, option = pair.partition(":")
-        chosen.setdefault(key, []).extend(option_parts(key, option))
-    keys = (list(chosen) or args.frameworks.split(",")) if (args.options or args.frameworks) else [
-        k for k in frameworks.KEYS if frameworks.problem(frameworks.get(k)) is None]
-    overrides = {"train_limit": args.train_limit} if args.train_limit else {}
-    begin = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="d2l-options-") as scratch:
-            results = {key: measure(key, overrides, scratch, chosen.get(key), args.repeats, seeds) for key in keys}
-    except (WorkerError, KeyError, BenchmarkError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        chosen = {}
+        for pair in args.options.split(",") if args.options else []:
+            key, _, option = pair.partition(":")
+            chosen.setdefault(frameworks.get(key).key, []).extend(option_parts(frameworks.get(key).key, option))
+        keys = list(chosen) or ([frameworks.get(k).key for k in args.frameworks.split(",")] if args.frameworks else [
+            k for k in frameworks.KEYS if frameworks.problem(frameworks.get(k)) is None])
+        overrides = parse_settings(args.set)
+        make_config("preview", gpu=False, **overrides)  # an unknown name or impossible value fails here
+    except (KeyError, BenchmarkError, ConfigError) as err:
+        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 1
+    begin = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="d2l-options-") as scratch:
+        results = {key: measure(key, overrides, scratch, chosen.get(key), args.repeats) for key in keys}
     device = "gpu" if any(r["device"] not in ("CPU", None) for r in results.values()) else "cpu"
-    doc = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": device,
-           "command": " ".join(["python -m benchmarks.options", *(sys.argv[1:] if argv is None else argv)]),
-           "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info(),
-           "overrides": overrides, "repeats": len(seeds) if seeds else args.repeats, "seeds": seeds,
-           "frameworks": results}
-    output = args.output or HERE / f"options-{device}.json"
-    output.write_text(json.dumps(doc, indent=1) + "\n")
-    output.with_suffix(".md").write_text(markdown(doc))
-    print(markdown(doc))
+    doc = {"device": device, **stamp("benchmarks.options", sys.argv[1:] if argv is None else list(argv), begin),
+           "overrides": overrides, "repeats": args.repeats, "frameworks": results}
+    write_record(doc, args.output or HERE / f"options-{device}.json", markdown(doc))
     return 0
 
 

@@ -1,15 +1,19 @@
-"""The benchmark's report: the machine it ran on, and its results as a markdown table.
+"""Benchmark records: the machine they ran on, the fields each starts with, one writer, and
+`make bench`'s table.
 
-`python -m benchmarks.report RUN1.json RUN2.json` sets two consecutive runs side by side: whether every
-median repeats within ±10%, and which targets each run misses."""
+Every study of benchmarks/ (bench, options, seeds) writes its record the same way:
+`<name>.json` with everything measured, `<name>.md` beside it with the table, which
+is also printed.
+"""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
 import statistics
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from d2l_helpers import frameworks
@@ -28,7 +32,8 @@ def machine_info() -> dict:
                      if line.split(sep, 1)[0].strip() == key), None)
 
     mem_kb = field("/proc/meminfo", "MemTotal")
-    # Cloud machines of one name differ: "AMD EPYC" has stood for CPUs with and without AVX-512 here.
+    # Cloud CPUs of one model name differ (with or without AVX-512, say): the family, model number
+    # and widest vector unit tell them apart.
     flags = (field("/proc/cpuinfo", "flags") or "").split()
     vector = next((name for flag, name in [("avx512f", "AVX-512"), ("avx2", "AVX2"), ("asimd", "NEON")]
                    if flag in flags), None)
@@ -40,6 +45,25 @@ def machine_info() -> dict:
             "ram_gib": round(int(mem_kb.split()[0]) / 2 ** 20, 1) if mem_kb else None,
             "os": field("/etc/os-release", "PRETTY_NAME", "=") or platform.system(),
             "kernel": platform.release(), "python": platform.python_version()}
+
+
+def stamp(module: str, argv: list, begin: float) -> dict:
+    """The fields a record starts with: when it ended, the command, how long it took (`begin`: a
+    time.perf_counter() reading), and the machine, with its load average over the last 15 minutes
+    (what else ran beside the measurement)."""
+    return {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join([f"python -m {module}", *argv]),
+            "minutes": (time.perf_counter() - begin) / 60,
+            "machine": {**machine_info(), "load_15min": round(os.getloadavg()[2], 1)}}
+
+
+def write_record(doc: dict, output: Path, table: str) -> None:
+    """Write `doc` to `output` (JSON) and `table` beside it (`.md`), and print the table."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(doc, indent=1) + "\n")
+    output.with_suffix(".md").write_text(table)
+    print(table)
+    print(f"Wrote {output} and {output.with_suffix('.md')}", file=sys.stderr)
 
 
 def cpu(m: dict) -> str:
@@ -59,8 +83,7 @@ def _ratio(s: dict | None) -> str:
 
 def _row(key: str, r: dict) -> list:
     d2l = r.get("d2l")
-    cells = [frameworks.get(key).name + (f" + {r['option']}" if r.get("option") else ""), r["version"],
-             spread(r["ours_examples_per_s"])]
+    cells = [frameworks.get(key).name, r["version"], spread(r["ours_examples_per_s"])]
     if not d2l:
         cells += ["–"] * 4
     else:
@@ -74,14 +97,14 @@ def _row(key: str, r: dict) -> list:
     return cells + [spread(share, 0, "%"), f"{r['eval_examples_per_s']:,.1f}"]
 
 
-def markdown(doc: dict) -> str:
-    """The results as a markdown report: machine, settings, one row per framework."""
+def table(doc: dict) -> str:
+    """The results of `make bench`: machine, settings and command, one row per framework, the matmul rates.
+    benchmarks/README.md shows the latest run's."""
     s, m = doc["settings"], doc["machine"]
     lines = [
-        f"# AlexNet training throughput, {doc['device'].upper()} ({doc['timestamp']})",
-        "",
         f"Machine: {cpu(m)}, {m['ram_gib']} GiB RAM"
-        + (f", GPU {m['gpu']}" if m["gpu"] else "") + f"; {m['os']}; Python {m['python']}.",
+        + (f", GPU {m['gpu']}" if m["gpu"] else "") + f"; {m['os']}; Python {m['python']}"
+        + (f"; load average {m['load_15min']} over the run's last 15 minutes." if "load_15min" in m else "."),
         f"Settings: batch {s['batch_size']}, {s['resize']}×{s['resize']} inputs; {s['warmup']} warm-up steps, then "
         f"{s['pairs']} pairs of windows of {s['steps']} steps (ours and d2l's, in alternating order), a "
         f"{doc['matmul']['size']}×{doc['matmul']['size']} float32 matmul in each of "
@@ -97,11 +120,6 @@ def markdown(doc: dict) -> str:
         lines.append("| " + " | ".join(_row(key, r)) + " |")
     for key, why in doc.get("skipped", {}).items():
         lines.append(f"| {frameworks.get(key).name} | – | skipped: {why} | | | | | | |")
-    for key, r in doc["frameworks"].items():
-        for name in [n for n in r if n.startswith("ratio to ours + ")]:
-            side = name.removeprefix("ratio to ")
-            lines += ["", f"{frameworks.get(key).name}, in the same pairs, {side}: "
-                      f"{spread(r[f'{side} examples_per_s'])} ex/s; as it is ÷ with the option: {_ratio(r[name])}."]
     rates = {name: statistics.median(p["matmul_by_library"][name] for r in doc["frameworks"].values()
                                      for p in r["pairs"]) for name in doc["matmul"]["libraries"]}
     if doc["frameworks"]:
@@ -109,6 +127,12 @@ def markdown(doc: dict) -> str:
             f"{name} {rate:,.0f} GFLOP/s" for name, rate in rates.items())
             + ". Each share of matmul is taken against the fastest of them in the same pair."
             + "".join(f" {name} left out: {why}." for name, why in doc["matmul"].get("missing", {}).items())]
+    return "\n".join(lines) + "\n"
+
+
+def markdown(doc: dict) -> str:
+    """The results as a markdown report: `table`, then how each figure was taken."""
+    lines = [f"# AlexNet training throughput, {doc['device'].upper()} ({doc['timestamp']})", "", table(doc).rstrip()]
     workers = ", ".join(map(str, WORKER_COUNTS))
     flops = doc["model"]["training_flops_per_example"] / 1e9
     lines += ["", "Timed: wall clock from fetching a window's first batch until the device has finished its "
@@ -117,110 +141,6 @@ def markdown(doc: dict) -> str:
               "momentum and weight decay). 'd2l best' is the loader-worker count that was fastest in a search "
               f"over {workers} workers in the same run (PyTorch and MXNet; TensorFlow and JAX load with "
               f"tf.data). Share of matmul: ours in GFLOP/s ({flops:.2f} GFLOP per example, "
-              f"{doc['model']['convention']}) over the fastest matmul's rate in the same pair. The count is "
-              "the direct method's."]
+              f"{doc['model']['convention']}) over the fastest matmul's rate in the same pair. No ratio or share "
+              "has a target: the run reports them."]
     return "\n".join(lines) + "\n"
-
-
-# The targets for a framework against d2l within one run: a median ratio of at least 1.1× with no
-# pair below 1.0×, and at least 75% of the matmul rate.
-TARGETS = {"median ratio": 1.1, "lowest pair": 1.0, "share of matmul": 0.75}
-AGREEMENT = 0.10  # two consecutive runs repeat when every median moves by at most this fraction
-
-
-def _best(r: dict) -> dict:
-    """The ratio to d2l at its best loader: the default's own where the search chose the default."""
-    return r.get("ratio to d2l best") or r["ratio to d2l default"]
-
-
-def _figures(r: dict) -> dict:
-    return {"ours ÷ d2l default": r["ratio to d2l default"], "ours ÷ d2l best": _best(r),
-            "share of matmul": r["share_of_matmul"]}
-
-
-def _targets_missed(r: dict) -> list:
-    """The targets one run misses, each figure with one more digit than the tables: 1.098× misses 1.1×."""
-    sides = [("", r["ratio to d2l default"])]
-    if "ratio to d2l best" in r:
-        sides = [(" (d2l default)", r["ratio to d2l default"]), (" (d2l best)", r["ratio to d2l best"])]
-    missed = []
-    for label, s in sides:
-        if s["median"] < TARGETS["median ratio"]:
-            missed.append(f"median {s['median']:.3f}×{label}")
-        if s["min"] < TARGETS["lowest pair"]:
-            missed.append(f"a pair at {s['min']:.3f}×{label}")
-    if r["share_of_matmul"]["median"] < TARGETS["share of matmul"]:
-        missed.append(f"share {100 * r['share_of_matmul']['median']:.1f}%")
-    return missed
-
-
-def _same_setting(first: dict, second: dict) -> None:
-    for what, a, b in (("settings", first["settings"], second["settings"]),
-                       ("CPU", first["machine"].get("cpu_id"), second["machine"].get("cpu_id")),
-                       ("model", first["model"], second["model"])):
-        if a != b:
-            raise ValueError(f"the two runs differ in their {what} ({a} vs {b}): they do not repeat one measurement")
-    if first["settings"]["quick"]:
-        raise ValueError("a --quick run is not a measurement: compare two full runs")
-    missing = [k for k in first["frameworks"] if k not in second["frameworks"] or "d2l" not in first["frameworks"][k]
-               or "d2l" not in second["frameworks"][k]]
-    if missing:
-        raise ValueError(f"{', '.join(missing)}: not measured against d2l in both runs")
-
-
-def two_runs(first: dict, second: dict) -> str:
-    """Two consecutive runs of one setting: each run's medians (min–max) per framework, the change of
-    every median from one run to the other against the ±10% agreement, and the targets each run meets."""
-    _same_setting(first, second)
-    runs = (first, second)
-    lines = ["| framework | run | ours, examples/s | d2l default, examples/s | ours ÷ d2l default "
-             "| ours ÷ d2l best | share of the matmul rate |", "|---|--:|--:|--:|--:|--:|--:|"]
-    for key in first["frameworks"]:
-        for i, doc in enumerate(runs, 1):
-            r = doc["frameworks"][key]
-            d2l = r["d2l"]
-            best = (f"{d2l['best_loader']}: {_ratio(r['ratio to d2l best'])}" if "ratio to d2l best" in r
-                    else "the default")
-            share = {k: 100 * v for k, v in r["share_of_matmul"].items() if k != "n"}
-            default = spread(r["d2l default examples_per_s"]) + (
-                f" [{d2l['default_loader']}]" if d2l["default_loader"] != "default" else "")
-            lines.append(f"| {frameworks.get(key).name if i == 1 else ''} | {i} | {spread(r['ours_examples_per_s'])} "
-                         f"| {default} | {_ratio(r['ratio to d2l default'])} | {best} | {spread(share, 0, '%')} |")
-    lines += ["", "| framework | ours ÷ d2l default: run 1 → 2 | ours ÷ d2l best: run 1 → 2 "
-              "| share of matmul: run 1 → 2 | within ±10% | targets missed: run 1 — run 2 |",
-              "|---|--:|--:|--:|---|---|"]
-    for key in first["frameworks"]:
-        a, b = (_figures(doc["frameworks"][key]) for doc in runs)
-        cells, agree = [], True
-        for name in a:
-            x, y = a[name]["median"], b[name]["median"]
-            change = y / x - 1
-            agree &= abs(change) <= AGREEMENT
-            shown = (f"{100 * x:.0f}% → {100 * y:.0f}%" if name.startswith("share") else f"{x:.2f}× → {y:.2f}×")
-            cells.append(f"{shown} ({100 * change:+.1f}%)")
-        missed = ["; ".join(_targets_missed(doc["frameworks"][key])) or "none" for doc in runs]
-        lines.append(f"| {frameworks.get(key).name} | {' | '.join(cells)} | {'yes' if agree else 'no'} "
-                     f"| {missed[0]} — {missed[1]} |")
-    rates = [statistics.median(p["matmul_gflops"] for r in doc["frameworks"].values() for p in r["pairs"])
-             for doc in runs]
-    lines += ["", "Fastest matmul per pair, median: " + " and ".join(f"{x:,.0f} GFLOP/s" for x in rates)
-              + f" in runs 1 and 2 ({100 * (rates[1] / rates[0] - 1):+.0f}%)."]
-    return "\n".join(lines) + "\n"
-
-
-def main(argv=None) -> int:
-    """`python -m benchmarks.report RUN1.json RUN2.json`: the two runs side by side (two_runs)."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=two_runs.__doc__.split(":")[0])
-    parser.add_argument("runs", nargs=2, type=Path, metavar="RUN.json", help="two results of benchmarks.bench")
-    args = parser.parse_args(argv)
-    try:
-        docs = [json.loads(path.read_text()) for path in args.runs]
-        print(two_runs(*docs), end="")
-    except (OSError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

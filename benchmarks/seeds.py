@@ -11,37 +11,22 @@ benchmarks/seeds-cpu.json (or -gpu) and a table.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from d2l_helpers import frameworks
 from d2l_helpers.config import ConfigError, make_config
 from tools.crossenv import WorkerError, run_worker
 
-from .report import cpu, machine_info, spread
+from .options import parse_settings
+from .report import cpu, spread, stamp, write_record
 from .timing import summary
 
 HERE = Path(__file__).resolve().parent
-TARGET = 0.80  # the preview's test accuracy we promise (README, Presets)
-
-
-def parse_settings(pairs: list[str]) -> dict:
-    """`["train_limit=30000", "lr=0.02"]` as overrides of the preview preset (numbers; `make_config` checks them)."""
-    overrides = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {pair!r}: write name=value, e.g. train_limit=30000")
-        try:
-            overrides[name] = int(value) if value.lstrip("-").isdigit() else float(value)
-        except ValueError:
-            raise ConfigError(f"--set {pair!r}: {value!r} is not a number") from None
-    return overrides
+TARGET = 0.80  # the preview's test accuracy we promise (README, "Presets")
 
 
 def measure(key: str, overrides: dict, seeds: list[int], scratch: str) -> dict:
@@ -70,6 +55,7 @@ def measure(key: str, overrides: dict, seeds: list[int], scratch: str) -> dict:
 
 
 def markdown(doc: dict) -> str:
+    """The record as a table: each framework's test accuracy by seed, its range and mean."""
     setting = ", ".join(f"{k}={v}" for k, v in doc["overrides"].items()) or "as it is"
     lines = [f"# The preview's test accuracy by seed, {doc['device'].upper()} ({doc['timestamp']})", "",
              f"Machine: {cpu(doc['machine'])}. The preview preset ({setting}): "
@@ -97,6 +83,7 @@ def markdown(doc: dict) -> str:
 
 
 def main(argv=None) -> int:
+    """Entry point of `python -m benchmarks.seeds`."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.seeds", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2,3", help="comma-separated seeds (default 0,1,2,3)")
     parser.add_argument("--frameworks", help=f"comma-separated subset of {','.join(frameworks.KEYS)} "
@@ -122,16 +109,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="d2l-seeds-") as scratch:
         results = {key: measure(key, overrides, seeds, scratch) for key in keys}
     device = "gpu" if any(r["device"] not in ("CPU", None) for r in results.values()) else "cpu"
-    doc = {"timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": device,
-           "command": " ".join(["python -m benchmarks.seeds", *(sys.argv[1:] if argv is None else argv)]),
-           "minutes": (time.perf_counter() - begin) / 60, "machine": machine_info(), "seeds": seeds,
-           "overrides": overrides, "target": TARGET, "note": args.note,
+    doc = {"device": device, **stamp("benchmarks.seeds", sys.argv[1:] if argv is None else list(argv), begin),
+           "seeds": seeds, "overrides": overrides, "target": TARGET, "note": args.note,
            "config": ", ".join(f"{k}={v}" for k, v in config.as_dict().items() if k not in ("preset", "seed")),
            "frameworks": results}
-    output = args.output or HERE / f"seeds-{device}.json"
-    output.write_text(json.dumps(doc, indent=1) + "\n")
-    output.with_suffix(".md").write_text(markdown(doc))
-    print(markdown(doc))
+    write_record(doc, args.output or HERE / f"seeds-{device}.json", markdown(doc))
     return 1 if any(r["failed"] for r in results.values()) else 0
 
 

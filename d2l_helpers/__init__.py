@@ -33,7 +33,14 @@ from .metrics import (
                            per_class_accuracy,
                            softmax,
 )
-from .plotting import LivePlot, show_confusion, show_images, show_predictions, show_probabilities
+from .plotting import (
+                           LivePlot,
+                           show_confusion,
+                           show_filters,
+                           show_images,
+                           show_predictions,
+                           show_probabilities,
+)
 from .results import RunRecord, load_record
 from .training import TrainingLog, progress
 from .weights import initial_weights
@@ -47,6 +54,6 @@ __all__ = [
     "split_for", "stratified_indices",
     "TrainingDiverged", "confusion_matrix", "ensure_finite",
     "per_class_accuracy", "softmax",
-    "LivePlot", "show_confusion", "show_images", "show_predictions", "show_probabilities",
+    "LivePlot", "show_confusion", "show_filters", "show_images", "show_predictions", "show_probabilities",
     "RunRecord", "load_record", "TrainingLog", "progress", "initial_weights",
 ]

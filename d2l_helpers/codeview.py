@@ -20,12 +20,12 @@ from pathlib import Path
 from . import frameworks as registry
 from .architecture import ALEXNET
 
-WIDTH = 40  # characters per code line in a column: four columns and labels fit 1280 px at 10 px
+WIDTH = 40  # characters per code line in a column: two columns and labels fit 1280 px at 17 px
 
-_TABLE = "border-collapse:collapse;margin:0;font-size:10px;table-layout:auto"
+_TABLE = "border-collapse:collapse;margin:0;font-size:21px;table-layout:auto"
 _TD = "padding:2px 6px;border-bottom:1px solid #e3e3e3;vertical-align:top;text-align:left"
-_CODE = ("margin:0;font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:10px;"
-         "line-height:1.3;white-space:pre;background:none;border:none;padding:0")
+_CODE = ("margin:0;font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:17px;"
+         "line-height:1.25;white-space:pre;background:none;border:none;padding:0")
 
 
 def tagged_sources(notebook, tag: str) -> list:
@@ -48,7 +48,7 @@ def load_cells(notebooks_dir, keys=registry.KEYS) -> tuple:
         if not model or not step:
             notes.append(f"{path.name} lacks a code cell tagged 'model' or 'train-step'.")
             continue
-        cells[key] = {"model": model[0], "train-step": step[0]}
+        cells[key] = {"model": model[0], "train-step": "\n\n\n".join(step)}  # a step may span cells
     return cells, notes
 
 
@@ -190,11 +190,11 @@ def layer_expressions(model_source: str) -> list:
 
 
 def model_rows(model_source: str) -> list:
-    """[(kind, expression)] per layer: activations join the layer before them, and the rngs
-    argument that every Flax layer takes is left out."""
+    """[(kind, expression)] per layer: activations join the layer before them, and the rngs and
+    dtype arguments that every Flax layer takes are left out."""
     rows = []
     for expression in layer_expressions(model_source):
-        expression = expression.replace(", rngs=rngs", "")
+        expression = expression.replace(", rngs=rngs", "").replace(", dtype=dtype", "")
         for prefix in PREFIXES:
             expression = expression.replace(prefix, "")
         kind = kind_of(expression)
@@ -234,6 +234,7 @@ STEP_JOBS = (
     ("loss function", r"^loss_fn =|^def loss_fn|^return optax\.softmax"),
     ("optimiser", r"^(optimizer|trainer) ="),
     ("learning-rate schedule", r"^(schedule|scheduler) =|^scheduler\.step\(\)"),
+    ("mixed precision", r"^autocast = |^with autocast:"),
     ("the step", r"^def (train_step|step)\(|^return step\("),
     ("dropout on", r"net\.train\(\)|autograd\.record\(\)"),
     ("record for gradients", r"GradientTape|^def loss_and_logits"),
@@ -330,19 +331,21 @@ def table_html(table: list, keys, caption: str = "") -> str:
             i += span
         body.append(f'<tr><th style="{_TD};font-weight:normal;color:#555;width:6.5em">'
                     f'{html.escape(label)}</th>{"".join(cells)}</tr>')
-    caption_html = (f'<caption style="caption-side:bottom;text-align:left;color:#777;font-size:10px;'
+    caption_html = (f'<caption style="caption-side:bottom;text-align:left;color:#777;font-size:21px;'
                     f'padding-top:4px">{html.escape(caption)}</caption>' if caption else "")
     return (f'<table class="d2l-aligned" style="{_TABLE}">{caption_html}<thead><tr><th style="{_TD};'
             f'border-bottom:2px solid #999"></th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
 
 
-def model_view_html(cells: dict) -> str:
-    """The model cells of the notebooks found, one row per layer."""
-    return table_html(model_table(cells), cells, caption="Prefixes left out: nn. (PyTorch, MXNet), "
-                      "keras.layers. (TensorFlow), nnx. and rngs=rngs (JAX).")
+def model_view_html(cells: dict, keys=None) -> str:
+    """The model cells of the notebooks found (or of `keys` among them), one row per layer."""
+    keys = [k for k in (keys or cells) if k in cells]
+    return table_html(model_table({k: cells[k] for k in keys}), keys, caption="Prefixes left out: nn. "
+                      "(PyTorch, MXNet), keras.layers. (TensorFlow), nnx., dtype=dtype and rngs=rngs (JAX).")
 
 
-def step_view_html(cells: dict) -> str:
-    """The train-step cells of the notebooks found, one row per job of the step."""
-    return table_html(step_table(cells), cells, caption="Comments left out; long lines broken "
-                      "between arguments.")
+def step_view_html(cells: dict, keys=None) -> str:
+    """The train-step cells of the notebooks found (or of `keys` among them), one row per job."""
+    keys = [k for k in (keys or cells) if k in cells]
+    return table_html(step_table({k: cells[k] for k in keys}), keys, caption="Comments left out; long "
+                      "lines broken between arguments.")

@@ -7,7 +7,7 @@ this machine, becomes a note, not an error, so the comparison runs at any stage.
     records, notes = load_records("../results")
     notes += comparability_notes(records)
     HTML(notes_html(notes)); HTML(summary_table_html(records))
-    plot_learning_curves(records); findings(records, parity=load_json(...), bench=load_json(...))
+    plot_learning_curves(records); findings(records, parity=load_json(...)); figures_html(...)
 
 The code side by side is in `codeview`.
 """
@@ -24,7 +24,7 @@ from matplotlib.lines import Line2D
 from . import frameworks as registry
 from .architecture import parameter_count
 from .config import PRECISIONS, TEST_SIZE
-from .results import BENCH_SCHEMA, RunRecord, load_record
+from .results import RunRecord, load_record
 
 CONFIG_KEYS = ("preset", "epochs", "batch_size", "lr", "resize", "train_limit", "test_limit",
                "seed", "precision", "momentum", "weight_decay")
@@ -46,6 +46,15 @@ def load_json(path) -> dict | None:
 
 
 # --------------------------------------------------------------------------- records
+
+def load_parity(*paths) -> dict | None:
+    """The first of `paths` that holds a `tools.parity` record, with its path as "source"; None if none does."""
+    for path in paths:
+        doc = load_json(path)
+        if doc:
+            return {**doc, "source": Path(path).as_posix().lstrip("./")}
+    return None
+
 
 def load_records(results_dir, keys=registry.KEYS) -> tuple:
     """Read the run records that exist; return `({framework key: record}, notes)`.
@@ -225,6 +234,9 @@ def curve_agreement(records: dict) -> dict | None:
             "log_every": next(iter(records.values())).log_every}
 
 
+ROUNDING = 1e-3  # a loss spread this small is rounding, not yet a different path
+
+
 def plot_learning_curves(records: dict, path=None):
     """Training loss and accuracy every few steps, test accuracy per epoch, one colour per
     framework; the third panel shows each loss curve minus the mean of all, where small
@@ -238,17 +250,17 @@ def plot_learning_curves(records: dict, path=None):
         color = registry.get(fw).color
         per_epoch = record.steps_per_epoch or 1
         x = [row["step"] / per_epoch for row in record.steps]
-        loss_ax.plot(x, [row["loss"] for row in record.steps], "-", color=color, lw=1.4, label=name(fw))
-        acc_ax.plot(x, [row["acc"] for row in record.steps], "--", color=color, lw=1.2, alpha=0.8)
+        loss_ax.plot(x, [row["loss"] for row in record.steps], "-", color=color, lw=1.2, label=name(fw))
+        acc_ax.plot(x, [row["acc"] for row in record.steps], "--", color=color, lw=1.0, alpha=0.8)
         acc_ax.plot([h["epoch"] for h in record.history], [h["test_acc"] for h in record.history],
                     "o", color=color, markersize=6)
         if len(aligned) > 1 and fw in aligned:
             mean = [sum(r[i]["loss"] for r in aligned.values()) / len(aligned) for i in range(len(steps))]
             diff_ax.plot([s / per_epoch for s in steps],
-                         [row["loss"] - m for row, m in zip(aligned[fw], mean)], "-", color=color, lw=1.2)
+                         [row["loss"] - m for row, m in zip(aligned[fw], mean)], "-", color=color, lw=1.0)
     loss_ax.axhline(LN10, color="gray", lw=0.8, ls=":")
     loss_ax.annotate("ln 10", (0, LN10), xytext=(2, 3), textcoords="offset points", fontsize=8, color="gray")
-    for ax, title in ((loss_ax, "training loss (mean over the last steps)"),
+    for ax, title in ((loss_ax, f"training loss (mean of every {next(iter(runs.values())).log_every} steps)"),
                       (acc_ax, "accuracy: training (dashed), test (dots)"),
                       (diff_ax, "training loss minus the mean of all")):
         ax.set_title(title, fontsize=10)
@@ -307,101 +319,98 @@ def _pair_names(pair: str) -> str:
     return " and ".join(name(key) for key in pair.split("-"))
 
 
-def _curves_sentence(agreement: dict, parity: dict | None) -> list:
+def _curves_sentence(agreement: dict, parity: dict | None) -> str:
     loss, every = agreement["loss_spread"], agreement["log_every"]
-    sentences = [
-        f"The training-loss curves (each point a mean over {every} step{'s' if every != 1 else ''}) differ "
-        f"by {loss[0]:.3f} at the first point and by at most {max(loss):.3f} over the run; the training "
-        f"accuracies by at most {max(agreement['acc_spread']):.3f}."]
-    if parity:
-        off, on = parity["no_dropout"], parity["dropout"]
-        others = [k for k in parity["frameworks"] if k != parity["reference"]]
-        logits = max(parity["logits"][k] for k in others) if others else 0.0
-        pairs = off["weights_after_pairs"]
-        closest, farthest = min(pairs, key=lambda p: pairs[p]["max"]), max(pairs, key=lambda p: pairs[p]["max"])
-        steps, side = len(on["loss_spread"]), parity["settings"]["resize"]
-        sentences.append(
-            f"Where that comes from, measured by tools/parity on the same first {steps} batches at "
-            f"{side}×{side} (results/parity.json): with the same weights the logits agree to {logits:.0e} "
-            f"and the initial losses to {parity['initial_loss_spread']:.0e}, the order of floating-point "
-            f"sums. After {parity['settings']['weight_steps']} identical SGD steps with dropout off and the "
-            "learning rate held, "
-            f"{_pair_names(closest)} agree to {pairs[closest]['max']:.0e} in every weight, rounding alone, "
-            f"while {_pair_names(farthest)} differ by up to {pairs[farthest]['max']:.0e} (the largest weight "
-            f"moved by {off['largest_weight_change']:.0e}): a step also makes discrete choices that rounding "
-            "can tip, such as which of two equal values a max-pooling window passes its gradient to. Still, "
-            f"over {steps} steps their losses stay within {max(off['loss_spread']):.0e} of each other. With "
-            f"dropout on, each framework draws its own masks, and the same {steps} steps already differ by up "
-            f"to {max(on['loss_spread']):.3f} in loss: the masks, not the frameworks' arithmetic, are what "
-            "sets the curves apart from the first steps. Over a run the cosine schedule adds a small difference "
-            "by design: TensorFlow and MXNet fold the learning rate into their momentum (the notebooks' "
-            "Training section).")
-    return sentences
+    sentence = (f"The training-loss curves (each point a mean over {every} step{'s' if every != 1 else ''}) "
+                f"lie within {max(loss):.3f} of each other over the run.")
+    if not parity:
+        return sentence
+    off, on = parity["no_dropout"]["loss_spread"], parity["dropout"]["loss_spread"]
+    source = parity.get("source", "results/parity.json")
+    together = next((i for i, spread in enumerate(off) if spread > ROUNDING), len(off))  # steps within rounding
+    if together == len(off):
+        return (sentence + f" Measured on the same first {len(off)} batches with the learning rate held ({source}): "
+                f"with dropout off the four losses stay within {max(off):.0e} of each other, rounding; with "
+                f"dropout on, each framework draws its own masks and they differ by up to {max(on):.2f}.")
+    widest = max(range(len(off)), key=off.__getitem__)
+    return (sentence + f" Measured on the same first {len(off)} batches with the learning rate held ({source}): "
+            f"with dropout off the four losses agree to {ROUNDING:.0e} for {together} steps, then part as the "
+            f"loss starts to fall, by up to {off[widest]:.2f} at step {widest + 1}: fast learning amplifies "
+            f"the rounding of four implementations. Each framework's own dropout masks part them sooner "
+            f"({on[together - 1]:.2f} at step {together}).")
 
 
 def _accuracy_sentence(done: dict) -> str:
     acc = {fw: r.final["test_acc"] for fw, r in done.items()}
     best, worst = max(acc, key=acc.get), min(acc, key=acc.get)
-    spread = 100 * (acc[best] - acc[worst])
-    n = min(_test_examples(r) for r in done.values())
-    p = sum(acc.values()) / len(acc)
-    stderr = 100 * math.sqrt(max(p * (1 - p), 1e-12) / n)
+    spread, stderr = 100 * (acc[best] - acc[worst]), _standard_error(done)
     verdict = ("within the noise of a test set this size" if spread <= 2 * math.sqrt(2) * stderr
-               else "more than the test set's sampling noise alone: with the same start and the same "
-                    "batches, what is left is the dropout masks and rounding, so one run's accuracy "
-                    "carries more chance than the size of its test set suggests")
-    return (f"Test accuracy ranges from {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} "
-            f"({name(best)}), a spread of {spread:.1f} percentage points. With {n:,} test images one "
-            f"standard error of an accuracy is about {stderr:.1f} points, so the spread is {verdict}.")
+               else "more than the test set's sampling noise: with the same start and batches, amplified "
+                    "rounding and the dropout masks make one run's accuracy partly a matter of chance")
+    return (f"Test accuracy ranges from {acc[worst]:.3f} ({name(worst)}) to {acc[best]:.3f} ({name(best)}): "
+            f"{spread:.1f} points, {verdict}.")
 
 
-def _speed_sentences(done: dict, bench: dict | None) -> list:
-    if bench and bench.get("schema") != BENCH_SCHEMA:
-        return [f"The benchmark results file is in an older format (schema {bench.get('schema')}, this code "
-                f"reads {BENCH_SCHEMA}), so no speed is quoted here: run `make bench` to measure again."]
-    if bench and bench.get("frameworks"):
-        settings = bench["settings"]
-        medians = {fw: r["ours_examples_per_s"]["median"] for fw, r in bench["frameworks"].items()}
-        listed = ", ".join(f"{name(fw)} {rate:,.1f}" for fw, rate in medians.items())
-        return [f"Speed comes from `make bench`, not from these single runs: its {bench['device'].upper()} run of "
-                f"{bench['timestamp'][:10]} measured median training throughputs (examples/s at "
-                f"{settings['resize']}×{settings['resize']}, batch {settings['batch_size']}) of {listed}; the "
-                "README has their spread and the ratios to the d2l book's own code, timed in the same run. On a "
-                "CPU the notebooks do not all compute their convolutions the same way (the dictionary of names "
-                "below), so these speeds compare implementations as much as frameworks."]
-    return ["Each run's examples per second above is one measurement on a possibly busy machine, so it ranks "
-            "nothing: `make bench` measures speed as medians over repeated, paired windows."]
+def _standard_error(done: dict) -> float:
+    """One standard error of the runs' mean test accuracy, in percentage points."""
+    n = min(_test_examples(r) for r in done.values())
+    p = sum(r.final["test_acc"] for r in done.values()) / len(done)
+    return 100 * math.sqrt(max(p * (1 - p), 1e-12) / n)
 
 
-def findings(records: dict, parity: dict | None = None, bench: dict | None = None) -> list:
-    """Plain sentences about what the records show: parameters, the start, how close the curves
-    stay and why, accuracy against sampling noise, and where speed figures come from."""
+def findings(records: dict, parity: dict | None = None) -> list:
+    """At most three plain sentences about what the records show: the same network and start; how
+    close the curves stay and why; accuracy against sampling noise. `figures_html` has the numbers."""
     done = {fw: r for fw, r in records.items() if r.final}
     if not done:
         return []
-    sentences = []
-    comparable = not comparability_notes(done)
-    if not comparable and len(done) > 1:
-        sentences.append("Caution: these runs differ in settings or hardware (see the notes above), so "
-                         "the comparisons below are not like for like.")
-    sentences.append(_parameters_sentence(done))
+    first = _parameters_sentence(done)
+    initial = _initial_loss_sentence(done) if len(done) > 1 else None
+    if initial:
+        first += " " + initial
+    if len(done) > 1 and comparability_notes(done):
+        first = "Caution: these runs differ in settings or hardware (the notes above). " + first
+    sentences = [first]
     if len(done) < 2:
         return sentences
-    initial = _initial_loss_sentence(done)
-    if initial:
-        sentences.append(initial)
     agreement = curve_agreement(done)
     if agreement:
-        sentences += _curves_sentence(agreement, parity)
+        sentences.append(_curves_sentence(agreement, parity))
     sentences.append(_accuracy_sentence(done))
-    sentences += _speed_sentences(done, bench)
-    for fw, record in done.items():
-        rates = [h["examples_per_sec"] for h in record.history]
-        if len(rates) >= 2:
-            later = sum(rates[1:]) / len(rates[1:])
-            if later > 0 and rates[0] < 0.85 * later:
-                sentences.append(
-                    f"{name(fw)}'s first epoch ran at {rates[0] / later:.2f}× the speed of its later "
-                    "ones: a one-off start-up cost (tracing or compiling the graph, choosing kernels, "
-                    "allocating memory).")
     return sentences
+
+
+def figures_html(records: dict, parity: dict | None = None) -> str:
+    """The figures behind `findings`, one row each, with where each comes from."""
+    done = {fw: r for fw, r in records.items() if r.final}
+    rows = []
+    if done:
+        counts = sorted({r.parameters for r in done.values()})
+        rows.append(("trainable parameters", ", ".join(f"{c:,}" for c in counts), "run records"))
+        losses = [r.initial_loss for r in done.values() if r.initial_loss is not None]
+        if len(losses) > 1:
+            rows.append(("loss before training: spread", f"{max(losses) - min(losses):.1e}", "run records"))
+        agreement = curve_agreement(done)
+        if agreement:
+            rows.append(("training-loss curves: largest spread", f"{max(agreement['loss_spread']):.3f}",
+                         "run records"))
+        acc = [r.final["test_acc"] for r in done.values()]
+        rows.append(("test accuracy: lowest – highest", f"{min(acc):.3f} – {max(acc):.3f}", "run records"))
+        rows.append(("one standard error of an accuracy", f"{_standard_error(done) / 100:.3f}", "test-set size"))
+    if parity:
+        source, off, on = parity.get("source", "results/parity.json"), parity["no_dropout"], parity["dropout"]
+        steps = len(on["loss_spread"])
+        rows.append(("logits, same weights: largest difference", f"{max(parity['logits'].values()):.0e}", source))
+        pairs = off.get("weights_after_pairs", {})
+        if pairs:
+            far = max(pairs, key=lambda p: pairs[p]["max"])
+            rows.append((f"weights after {parity['settings']['weight_steps']} steps, dropout off: largest "
+                         f"difference ({_pair_names(far)})", f"{pairs[far]['max']:.0e}", source))
+        rows.append((f"loss spread over {steps} steps, dropout off", f"{max(off['loss_spread']):.0e}", source))
+        rows.append((f"loss spread over {steps} steps, dropout on", f"{max(on['loss_spread']):.3f}", source))
+    if not rows:
+        return "<p><em>No finished run to describe yet.</em></p>"
+    body = "".join(f'<tr><th style="{_CELL}text-align:left;font-weight:normal">{html.escape(label)}</th>'
+                   f'<td style="{_CELL}text-align:right">{html.escape(value)}</td>'
+                   f'<td style="{_CELL}color:#777">{html.escape(source)}</td></tr>' for label, value, source in rows)
+    return f'<table style="border-collapse:collapse;margin:0"><tbody>{body}</tbody></table>'

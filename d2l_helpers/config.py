@@ -18,14 +18,10 @@ PRESETS = {
     # The full run of the original tutorial: meant for a GPU.
     "reference": dict(epochs=10, batch_size=128, lr=0.01, resize=224,
                       train_limit=None, test_limit=None),
-    # The CPU default: same network and optimiser, small images and one pass over a stratified
-    # half of the training images, scored on the full test set, so that each notebook finishes
-    # within about two minutes on two cores (README: measured table). Tuned on PyTorch, at a
-    # constant learning rate: lr 0.01 reached only 0.70 after 190 steps where 0.03 reached 0.74
-    # (0.05 was erratic); 76×76 learned faster per image than 68×68 (the smallest AlexNet accepts)
-    # for 13% more arithmetic. One pass over 24,000 images at a constant 0.03 left JAX below 0.80
-    # test accuracy on four seeds of eight; over 30,000, one run of sixteen (seeds 0-3 in each
-    # framework) still was. With the notebooks' cosine schedule: benchmarks/seeds-cpu.md.
+    # The CPU default: same network and optimiser, small images (76×76, a little above the 67×67
+    # AlexNet accepts) and one pass over a stratified half of the training images, scored on the
+    # full test set, so that each notebook trains in about two minutes on two cores. How its
+    # test accuracy varies with the seed: benchmarks/README.md, "Decisions".
     "preview": dict(epochs=1, batch_size=64, lr=0.03, resize=76,
                     train_limit=30_000, test_limit=None),
     # For tests only: proves the notebooks run end to end, not that they learn.

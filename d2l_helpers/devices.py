@@ -98,3 +98,28 @@ def decide(framework: str, gpus: list, visible: int, *, cannot_see: str = "",
                              f"{framework}'s GPU kernels exist for {archs} only, with no PTX to "
                              "compile for newer GPUs")
     return Choice(gpu)
+
+
+# --- what the project changes about how a framework runs ---------------------------------------------
+
+SETTINGS: dict = {}  # {environment variable: why}, filled by the adapters through set_env
+
+
+def set_env(name: str, value: str, why: str) -> None:
+    """Set `name` before a framework is imported, unless the user already did, and note it for
+    `settings_line`: a setting that changes how a framework runs is never applied silently."""
+    if name not in os.environ:
+        os.environ[name] = value
+        SETTINGS[name] = why
+
+
+def settings_line() -> str:
+    """The one line each notebook prints about what the project set: the adapter's environment
+    variables and those of the project's Jupyter kernels (`frameworks.KERNEL_ENV`)."""
+    from .frameworks import KERNEL_ENV
+
+    parts = [f"{name}={os.environ[name]} ({why})" for name, why in SETTINGS.items()]
+    parts += [f"{name}={value} (from the kernel spec: memory a step frees is kept for the next step)"
+              for name, value in KERNEL_ENV.items() if os.environ.get(name) == value]
+    return "Set by d2l side-by-side: " + ("; ".join(parts) if parts else "nothing (the framework's defaults)")
+

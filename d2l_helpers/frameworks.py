@@ -69,7 +69,7 @@ ENVIRONMENTS = {env.key: env for env in (MAIN, MXNET_ENV, TENSORFLOW_GPU_ENV)}
 # virtual machine that returns freed memory to its host, a step after a pause pays for more still.
 # These tunables keep freed memory in the process for the next step instead (one arena, no mmap, no
 # trimming) and back it with 2 MiB pages; the cost is that a kernel keeps the peak memory of its
-# largest step until it ends, as PyTorch's GPU allocator does. Measured: README, "Benchmark".
+# largest step until it ends, as PyTorch's GPU allocator does. Measured: benchmarks/README.md, "Decisions".
 # glibc before 2.35 ignores the hugetlb part; other C libraries ignore the variable.
 KERNEL_ENV = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:"
                                 "glibc.malloc.trim_threshold=68719476736:glibc.malloc.hugetlb=1"}
@@ -116,6 +116,9 @@ BY_KEY = {fw.key: fw for fw in FRAMEWORKS}
 BY_NAME = {fw.name: fw for fw in FRAMEWORKS}
 # The notebooks that train nothing; they read what the training notebooks record.
 SUMMARY_NOTEBOOKS = ("compare.ipynb", "overview.ipynb")
+# Lessons of their own, in the main environment's kernel: they neither train AlexNet nor read a
+# run record. Each with the parameters that run it in seconds (the notebook tests).
+LESSON_NOTEBOOKS = {"cpu-convolutions.ipynb": {"batch": 1, "repeats": 1}}
 
 
 def get(key_or_name: str) -> Framework:

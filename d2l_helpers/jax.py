@@ -1,8 +1,9 @@
 """JAX adapter: device choice, batches as arrays on that device, weights in and out.
 
-Re-exports the framework-neutral helpers, so a notebook needs only
+Defines what d2l_helpers/adapters.py lists, and re-exports the framework-neutral
+helpers, so a notebook needs only
 `from d2l_helpers import jax as d2l`. The model code uses Flax NNX; this module
-needs only JAX itself.
+imports only JAX (Flax too in `set_dropout`, which only the parity checks call).
 """
 import functools
 
@@ -11,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import *
+from . import adapters as _adapters
 from . import data as _data
 from . import devices as _devices
-from . import metrics as _metrics
 from . import weights as _weights
 
 FRAMEWORK = "JAX"
@@ -29,14 +30,7 @@ def device_choice() -> _devices.Choice:
     return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(), visible, cannot_see=why)
 
 
-def has_gpu() -> bool:
-    return device_choice().gpu is not None
-
-
-def try_gpu():
-    """The chosen jax.Device; says which, and why not a GPU if not."""
-    choice = device_choice()
-    print(choice.line(FRAMEWORK))
+def _device_of(choice):
     return jax.devices("gpu")[choice.gpu.index] if choice.gpu else jax.devices("cpu")[0]
 
 
@@ -69,11 +63,6 @@ class Batches(_data.BatchStream):
         return _prepare(self.images, self.labels, self.matrix, idx)
 
 
-def loaders(dataset, config, device):
-    """Train (shuffled, seeded) and test batches for `config`, on `device`."""
-    return Batches.for_config(dataset, config, device)
-
-
 def correct(logits, labels) -> jax.Array:
     """Number of correct predictions in a batch, as an array on their device (`int()` reads it)."""
     return (logits.argmax(axis=1) == labels).sum()
@@ -84,9 +73,8 @@ def numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def predict_all(predict, batches) -> tuple:
-    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
-    return _metrics.predict_all(predict, batches, numpy)
+has_gpu, try_gpu, loaders, predict_all = _adapters.shared(FRAMEWORK, device_choice, _device_of, Batches, numpy)
+
 
 def _layers(net):
     # Flax NNX layers with a kernel and a bias (nnx.Conv, nnx.Linear), in order; this adapter
@@ -111,3 +99,30 @@ def get_weights(net) -> list:
     """The network's weights in the canonical layout, as numpy arrays."""
     return _weights.from_channels_last(
         [(np.asarray(layer.kernel.value), np.asarray(layer.bias.value)) for layer in _layers(net)])
+
+
+def synchronize(net) -> None:
+    """Return once `net`'s weights are computed: JAX dispatches a step and returns before it has run."""
+    jax.block_until_ready([(layer.kernel.value, layer.bias.value) for layer in _layers(net)])
+
+
+def set_dropout(net, rate: float) -> None:
+    """Set every dropout layer of `net` (Flax NNX) to drop a share `rate` of its inputs."""
+    from flax import nnx
+
+    for layer in net.layers:
+        if isinstance(layer, nnx.Dropout):
+            layer.rate = rate
+
+
+def next_learning_rate(ns: dict) -> float:
+    """The learning rate the next step of a notebook's `optimizer` uses: its `schedule` at the step count."""
+    return float(ns["schedule"](ns["optimizer"].step[...]))
+
+
+def matmul(n: int):
+    """A function that multiplies two n×n float32 matrices on the chosen device, returning once done."""
+    with jax.default_device(_device_of(device_choice())):
+        a, b = jax.random.normal(jax.random.key(0), (2, n, n))
+    product = jax.jit(jnp.matmul)
+    return lambda: product(a, b).block_until_ready()

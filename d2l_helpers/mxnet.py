@@ -1,27 +1,29 @@
 """MXNet adapter: device (context) choice, batches as NDArrays on that device, weights in and out.
 
-Re-exports the framework-neutral helpers, so a notebook needs only
+Defines what d2l_helpers/adapters.py lists, and re-exports the framework-neutral
+helpers, so a notebook needs only
 `from d2l_helpers import mxnet as d2l`. MXNet runs in its own environment
 (`.venv-mxnet`, kernel `d2l-mxnet`): its last release needs numpy < 1.24.
 """
 import functools
 import os
 
-# MXNet holds cores back for its engine's own threads and so runs its kernels on fewer
-# OpenMP threads than the machine has; on the 2-core machine of our first benchmark, using
-# both made a training step 1.3x faster. Must be set before MXNet is imported.
-os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
+# MXNet holds cores back for its engine's own threads and so runs its kernels on fewer OpenMP
+# threads than the machine has cores (half of them on x86); this gives them every core
+# (benchmarks/README.md, "Decisions"). Must be set before MXNet is imported.
+from . import devices as _devices
+
+_devices.set_env("OMP_NUM_THREADS", str(os.cpu_count()), "MXNet's kernels use every core")
 
 import mxnet as mx
 import numpy as np
 from mxnet import nd
 
 from . import *
+from . import adapters as _adapters
 from . import config as _config
 from . import data as _data
-from . import devices as _devices
 from . import frameworks as _frameworks
-from . import metrics as _metrics
 
 FRAMEWORK = "MXNet"
 VERSION = mx.__version__
@@ -40,14 +42,7 @@ def device_choice() -> _devices.Choice:
     return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(), visible, cannot_see=why, built_for=BUILT_FOR)
 
 
-def has_gpu() -> bool:
-    return device_choice().gpu is not None
-
-
-def try_gpu() -> mx.Context:
-    """The chosen context (mx.gpu(i) or mx.cpu()); says which, and why not a GPU if not."""
-    choice = device_choice()
-    print(choice.line(FRAMEWORK))
+def _device_of(choice) -> mx.Context:
     return mx.gpu(choice.gpu.index) if choice.gpu else mx.cpu()
 
 
@@ -81,11 +76,6 @@ def make_config(preset: str = "auto", **settings) -> _config.Config:
     return config
 
 
-def loaders(dataset, config, device):
-    """Train (shuffled, seeded) and test batches for `config`, on `device`."""
-    return Batches.for_config(dataset, config, device)
-
-
 def correct(logits: nd.NDArray, labels: nd.NDArray) -> nd.NDArray:
     """Number of correct predictions in a batch, as a one-element NDArray on their device (`int()`
     reads it)."""
@@ -97,9 +87,8 @@ def numpy(x) -> np.ndarray:
     return x.asnumpy()
 
 
-def predict_all(predict, batches) -> tuple:
-    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
-    return _metrics.predict_all(predict, batches, numpy)
+has_gpu, try_gpu, loaders, predict_all = _adapters.shared(FRAMEWORK, device_choice, _device_of, Batches, numpy)
+
 
 def _pairs(net):
     params = list(net.collect_params().values())
@@ -122,3 +111,23 @@ def set_weights(net, weights) -> None:
 def get_weights(net) -> list:
     """The network's weights in the canonical layout, as numpy arrays."""
     return [(weight.data().asnumpy(), bias.data().asnumpy()) for weight, bias in _pairs(net)]
+
+
+def synchronize(net) -> None:
+    """Return once every operation MXNet's asynchronous engine has queued has run."""
+    nd.waitall()
+
+
+def set_dropout(net, rate: float) -> None:
+    """Set every dropout layer of `net` to drop a share `rate` of its inputs."""
+    from mxnet.gluon import nn
+
+    for block in net:
+        if isinstance(block, nn.Dropout):
+            block._rate = rate  # Gluon has no public setter; the rate is read when the graph is built
+    net.hybridize(static_alloc=True, static_shape=True)  # as the notebook does: drops a graph built before
+
+
+def next_learning_rate(ns: dict) -> float:
+    """The learning rate the next step of a notebook's `trainer` uses: its `schedule` at the next update."""
+    return float(ns["schedule"](ns["trainer"].optimizer.num_update + 1))

@@ -95,6 +95,21 @@ def show_images(images: np.ndarray, titles: list[str], ncols: int = 6, scale: fl
     return fig
 
 
+def show_filters(kernels: np.ndarray, ncols: int = 16, scale: float = 0.6):
+    """The first convolution's kernels (out × 1 × h × w, the canonical layout of `get_weights`) as
+    small images, each scaled to its own range: mid-grey is 0, dark is negative, light is positive."""
+    kernels = np.asarray(kernels)[:, 0]
+    n = len(kernels)
+    fig, axes = plt.subplots(-(-n // ncols), ncols, figsize=(ncols * scale, -(-n // ncols) * scale))
+    for ax, kernel in zip(np.atleast_1d(axes).ravel(), kernels):
+        limit = np.abs(kernel).max() or 1.0
+        ax.imshow(kernel, cmap="gray", vmin=-limit, vmax=limit)
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
 def show_predictions(images: np.ndarray, labels, predictions, class_names, n: int = 12):
     """Test images titled 'predicted / true'; wrong predictions in red."""
     titles, colors = [], []

@@ -1,15 +1,16 @@
 """TensorFlow adapter: device choice, batches as tensors on that device, weights in and out.
 
-Re-exports the framework-neutral helpers, so a notebook needs only
+Defines what d2l_helpers/adapters.py lists, and re-exports the framework-neutral
+helpers, so a notebook needs only
 `from d2l_helpers import tensorflow as d2l`.
 """
 import contextlib
 import functools
 import os
 
+from . import adapters as _adapters
 from . import devices as _devices
 from . import frameworks as _frameworks
-from . import metrics as _metrics
 
 
 @contextlib.contextmanager
@@ -20,7 +21,7 @@ def _quiet_import():
     if _devices.nvidia_gpus():
         yield
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _devices.set_env("TF_CPP_MIN_LOG_LEVEL", "3", "TensorFlow's C++ log: errors only")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
@@ -31,9 +32,9 @@ def _quiet_import():
         os.close(devnull)
 
 
-# TensorFlow turns its oneDNN kernels on by itself only on some CPUs; on the AMD EPYC machine of
-# our first benchmark they trained AlexNet 1.1x (224 px) to 2.3x (96 px) faster. No effect on GPUs.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# TensorFlow turns its oneDNN kernels on by itself only on some CPUs; on, they train AlexNet faster
+# (benchmarks/README.md, "Decisions"). No effect on GPUs.
+_devices.set_env("TF_ENABLE_ONEDNN_OPTS", "1", "oneDNN's CPU kernels on")
 
 import numpy as np
 
@@ -60,14 +61,7 @@ def device_choice() -> _devices.Choice:
                            len(tf.config.list_physical_devices("GPU")), cannot_see=why)
 
 
-def has_gpu() -> bool:
-    return device_choice().gpu is not None
-
-
-def try_gpu() -> str:
-    """The chosen device ('/GPU:0' or '/CPU:0'); says which, and why not a GPU if not."""
-    choice = device_choice()
-    print(choice.line(FRAMEWORK))
+def _device_of(choice) -> str:
     return f"/GPU:{choice.gpu.index}" if choice.gpu else "/CPU:0"
 
 
@@ -91,11 +85,6 @@ class Batches(_data.BatchStream):
             return x[..., tf.newaxis], tf.gather(self.labels, indices)
 
 
-def loaders(dataset, config, device):
-    """Train (shuffled, seeded) and test batches for `config`, on `device`."""
-    return Batches.for_config(dataset, config, device)
-
-
 def correct(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Number of correct predictions in a batch, as a tensor on their device (`int()` reads it)."""
     predictions = tf.argmax(logits, axis=1, output_type=labels.dtype)
@@ -107,9 +96,8 @@ def numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def predict_all(predict, batches) -> tuple:
-    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
-    return _metrics.predict_all(predict, batches, numpy)
+has_gpu, try_gpu, loaders, predict_all = _adapters.shared(FRAMEWORK, device_choice, _device_of, Batches, numpy)
+
 
 def _layers(net):
     return [layer for layer in net.layers
@@ -129,3 +117,33 @@ def set_weights(net, weights) -> None:
 def get_weights(net) -> list:
     """The network's weights in the canonical layout, as numpy arrays."""
     return _weights.from_channels_last([layer.get_weights() for layer in _layers(net)])
+
+
+def synchronize(net) -> None:
+    """Return once every operation queued on TensorFlow's devices has run."""
+    tf.test.experimental.sync_devices()
+
+
+def set_dropout(net, rate: float) -> None:
+    """Set every dropout layer of `net` to drop a share `rate` of its inputs (before the step is traced)."""
+    for layer in net.layers:
+        if isinstance(layer, tf.keras.layers.Dropout):
+            layer.rate = rate
+
+
+def next_learning_rate(ns: dict) -> float:
+    """The learning rate the next step of a notebook's `optimizer` uses (its schedule at its step count)."""
+    return float(ns["optimizer"].learning_rate)
+
+
+def matmul(n: int):
+    """A function that multiplies two n×n float32 matrices on the chosen device, returning once done."""
+    with tf.device(_device_of(device_choice())):
+        a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+    product = tf.function(tf.linalg.matmul)
+
+    def run():
+        c = product(a, b)
+        tf.test.experimental.sync_devices()
+        return c
+    return run

@@ -1,6 +1,7 @@
 """PyTorch adapter: device choice, batches as tensors on that device, weights in and out.
 
-Re-exports the framework-neutral helpers, so a notebook needs only
+Defines what d2l_helpers/adapters.py lists, and re-exports the framework-neutral
+helpers, so a notebook needs only
 `from d2l_helpers import torch as d2l`.
 """
 import functools
@@ -9,9 +10,9 @@ import numpy as np
 import torch
 
 from . import *
+from . import adapters as _adapters
 from . import data as _data
 from . import devices as _devices
-from . import metrics as _metrics
 
 FRAMEWORK = "PyTorch"
 VERSION = torch.__version__
@@ -25,14 +26,7 @@ def device_choice() -> _devices.Choice:
     return _devices.decide(FRAMEWORK, _devices.nvidia_gpus(), torch.cuda.device_count(), cannot_see=why)
 
 
-def has_gpu() -> bool:
-    return device_choice().gpu is not None
-
-
-def try_gpu() -> torch.device:
-    """The chosen device; says which, and why not a GPU if not."""
-    choice = device_choice()
-    print(choice.line(FRAMEWORK))
+def _device_of(choice) -> torch.device:
     return torch.device(f"cuda:{choice.gpu.index}" if choice.gpu else "cpu")
 
 
@@ -55,11 +49,6 @@ class Batches(_data.BatchStream):
         return x.unsqueeze(1), self.labels[idx]
 
 
-def loaders(dataset, config, device):
-    """Train (shuffled, seeded) and test batches for `config`, on `device`."""
-    return Batches.for_config(dataset, config, device)
-
-
 def correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Number of correct predictions in a batch, as a tensor on their device (`int()` reads it)."""
     return (logits.argmax(dim=1) == labels).sum()
@@ -70,9 +59,8 @@ def numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy()
 
 
-def predict_all(predict, batches) -> tuple:
-    """(labels, logits) of every example of `batches` as numpy arrays, `predict` giving the logits."""
-    return _metrics.predict_all(predict, batches, numpy)
+has_gpu, try_gpu, loaders, predict_all = _adapters.shared(FRAMEWORK, device_choice, _device_of, Batches, numpy)
+
 
 def _layers(net):
     return [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
@@ -94,3 +82,35 @@ def set_weights(net, weights) -> None:
 def get_weights(net) -> list:
     """The network's weights in the canonical layout, as numpy copies."""
     return [(numpy(m.weight).copy(), numpy(m.bias).copy()) for m in _layers(net)]
+
+
+def synchronize(net) -> None:
+    """Return once every kernel queued on `net`'s device has run (CUDA runs them asynchronously)."""
+    device = next(net.parameters()).device
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def set_dropout(net, rate: float) -> None:
+    """Set every dropout layer of `net` to drop a share `rate` of its inputs."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = rate
+
+
+def next_learning_rate(ns: dict) -> float:
+    """The learning rate the next step of a notebook's `optimizer` uses (its scheduler has set it)."""
+    return float(ns["optimizer"].param_groups[0]["lr"])
+
+
+def matmul(n: int):
+    """A function that multiplies two n×n float32 matrices on the chosen device, returning once done."""
+    device = _device_of(device_choice())
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+
+    def product():
+        c = a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return c
+    return product

@@ -25,7 +25,7 @@ from pathlib import Path
 from .metrics import ensure_finite
 from .plotting import LivePlot
 
-ROWS_PER_EPOCH = 20  # points per epoch in the run record's step history and on the live plot
+LOG_EVERY = 5  # steps per row of the run record's history and point of the live plot: curves at nearly every step
 READ_EVERY = 1.0  # seconds between two reads of the running sums (and two redraws of the plot)
 PLAIN_PROGRESS_EVERY = 10.0  # seconds between two lines of the progress display without tqdm
 
@@ -70,7 +70,7 @@ class TrainingLog:
                  read_every: float = READ_EVERY):
         self.record = record
         self.steps_per_epoch = steps_per_epoch
-        self.log_every = log_every or max(1, steps_per_epoch // ROWS_PER_EPOCH)
+        self.log_every = log_every or LOG_EVERY
         self.read_every = read_every
         record.steps_per_epoch, record.log_every = steps_per_epoch, self.log_every
         self.plot = (LivePlot(record.config["epochs"], title=f"AlexNet in {record.framework}",

@@ -1,4 +1,5 @@
-"""The benchmark's bookkeeping on a tiny setting: `--quick` runs end to end and writes a full report.
+"""The benchmarks' bookkeeping: `make bench --quick` end to end, and the option and seed studies'
+pairing and summaries with their preview runs stood in for.
 
 Speed is never asserted (it depends on the machine and on what else runs): only that
 every figure is there, positive, and consistent with the others.
@@ -10,9 +11,9 @@ import sys
 import pytest
 from conftest import REPO
 
+from benchmarks import options, seeds
 from d2l_helpers.architecture import forward_macs
-
-pytestmark = pytest.mark.slow
+from tools.crossenv import WorkerError
 
 # Forward multiply-accumulates of one 68×68 example, layer by layer: conv outputs of 15×15, 7×7
 # and 3×3 (the layer summary of the smoke preset), then 256 flattened features.
@@ -34,6 +35,7 @@ def test_cost_model_counts_every_multiply_accumulate():
     assert forward_macs(68) == MACS_68
 
 
+@pytest.mark.slow
 def test_quick_paired_run_writes_a_complete_report(tmp_path):
     # The d2l 1.0.3 reference is included: an outside package fed local data is the part most
     # likely to break. Its first run on a machine installs it into the user cache (~30 s).
@@ -67,12 +69,13 @@ def test_quick_paired_run_writes_a_complete_report(tmp_path):
     table = output.with_suffix(".md").read_text()
     assert "| PyTorch | " in table and "[4 workers]" in table
     assert "Matmul rate, median over all pairs: PyTorch " in table
+    assert "Quick mode: not a measurement." in table and doc["machine"]["load_15min"] >= 0
 
 
+@pytest.mark.slow  # a fresh interpreter per case
 def test_impossible_settings_and_names_are_errors(tmp_path):
     for args, message in ((["--pairs", "0"], "--pairs must be at least 1"),
-                          (["--frameworks", "caffe"], "unknown framework 'caffe'"),
-                          (["--options", "pytorch:turbo"], "unknown option(s) ['turbo'] for pytorch")):
+                          (["--frameworks", "caffe"], "unknown framework 'caffe'")):
         proc = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--quick", *args,
                                "--output", str(tmp_path / "x.json")], cwd=REPO, capture_output=True, text=True,
                               timeout=120)
@@ -80,37 +83,99 @@ def test_impossible_settings_and_names_are_errors(tmp_path):
         assert not (tmp_path / "x.json").exists()
 
 
-def test_options_compare_whole_runs_with_the_notebook_as_it_is(tmp_path):
+def stand_in(monkeypatch, module, result):
+    """Replace `module`'s preview runs by `result(spec, env)`; returns the specs it was given."""
+    calls = []
+
+    def run_worker(fw, name, spec, env=None, **_):
+        assert name == "benchmarks.options"  # the preview worker, for options and seeds alike
+        calls.append({**spec, "env": env or {}})
+        return result(spec, env or {})
+    monkeypatch.setattr(module, "run_worker", run_worker)
+    return calls
+
+
+def outcome(main, args, capsys) -> tuple:
+    try:
+        code = main(args)
+    except SystemExit as exit:  # argparse's own refusals
+        code = exit.code
+    return code, capsys.readouterr()
+
+
+def test_an_option_is_timed_in_pairs_against_the_notebook_as_it_is(tmp_path, monkeypatch, capsys):
+    seconds = lambda spec, env: {"seconds": 80.0 if spec["option"] else 100.0, "train_seconds": 60.0,
+                                 "test_acc": 0.8, "device": "CPU", "version": "2.x"}
+    calls = stand_in(monkeypatch, options, seconds)
     output = tmp_path / "options.json"
-    doc = run_module("benchmarks.options", "--options", "pytorch:fused", "--seeds", "0,1", "--train-limit", "320",
-                     output=output)
-    runs = doc["frameworks"]["pytorch"]["runs"]
-    assert [r["option"] for r in runs] == [None, "fused", "fused", None]  # the order swapped pair by pair
-    assert [r["seed"] for r in runs] == [0, 0, 1, 1]  # one pair per seed
-    option = doc["frameworks"]["pytorch"]["options"]["fused"]
-    speedups = sorted([runs[0]["seconds"] / runs[1]["seconds"], runs[3]["seconds"] / runs[2]["seconds"]])
-    assert [option["speedup"]["min"], option["speedup"]["max"]] == pytest.approx(speedups)
-    assert 0 <= option["test_acc"] <= 1 and "fused" in output.with_suffix(".md").read_text()
-    # each seed's accuracies, as it is and with the option
-    by_seed = option["test_acc_by_seed"]
-    assert by_seed == {"0": [runs[0]["test_acc"], runs[1]["test_acc"]], "1": [runs[3]["test_acc"], runs[2]["test_acc"]]}
-    assert "seed 1: " in output.with_suffix(".md").read_text()
-
-
-def test_seeds_reports_each_seeds_accuracy_and_the_runs_below_target(tmp_path):
-    output = tmp_path / "seeds.json"
-    doc = run_module("benchmarks.seeds", "--frameworks", "pytorch", "--seeds", "0,1", "--set", "train_limit=320",
-                     "--set", "test_limit=160", output=output)
-    assert doc["overrides"] == {"train_limit": 320, "test_limit": 160} and "train_limit=320" in doc["config"]
-    result = doc["frameworks"]["pytorch"]
-    accuracies = [run["test_acc"] for run in result["runs"]]
-    assert [run["seed"] for run in result["runs"]] == [0, 1] and result["failed"] == 0
-    assert result["test_acc"]["mean"] == pytest.approx(sum(accuracies) / 2)
-    assert [result["test_acc"]["min"], result["test_acc"]["max"]] == sorted(accuracies)
-    # 320 images cannot teach AlexNet Fashion-MNIST: both runs fall short of the 0.80 target
-    assert result["below_target"] == 2
+    code, said = outcome(options.main, ["--options", "pytorch:channels-first,tensorflow:glibc-defaults",
+                                        "--set", "train_limit=320", "--output", str(output)], capsys)
+    assert code == 0
+    assert [c["option"] for c in calls if c["framework"] == "pytorch"] == [
+        None, "channels-first", "channels-first", None]  # two pairs, the order swapped
+    assert all(c["overrides"] == {"train_limit": 320} for c in calls)
+    glibc = [c["env"] for c in calls if c["option"] == "glibc-defaults"]
+    assert glibc == [{"GLIBC_TUNABLES": ""}] * 2
+    doc = json.loads(output.read_text())
+    option = doc["frameworks"]["pytorch"]["options"]["channels-first"]
+    assert option["speedup"] == {"median": 1.25, "min": 1.25, "max": 1.25, "n": 2}  # 100 s as it is ÷ 80 s
     table = output.with_suffix(".md").read_text()
-    assert f"| {accuracies[0]:.3f}, {accuracies[1]:.3f} |" in table and "| 2 of 2 |" in table
+    assert table in said.out and "| PyTorch 2.x | channels-first |" in table and "1.25× (1.25–1.25)" in table
+
+
+def test_a_failing_option_is_reported_and_the_others_still_run(tmp_path, monkeypatch, capsys):
+    def result(spec, env):
+        if spec["option"] == "dynamic":
+            raise WorkerError("MXNet: benchmarks.options failed with exit code 1")
+        return {"seconds": 90.0, "train_seconds": 70.0, "test_acc": 0.8, "device": "CPU", "version": "1.9.1"}
+    stand_in(monkeypatch, options, result)
+    output = tmp_path / "options.json"
+    assert outcome(options.main, ["--options", "mxnet:dynamic,mxnet:imperative", "--repeats", "1",
+                                  "--output", str(output)], capsys)[0] == 0
+    results = json.loads(output.read_text())["frameworks"]["mxnet"]["options"]
+    assert "exit code 1" in results["dynamic"]["failed"] and results["imperative"]["speedup"]["median"] == 1.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--options", "pytorch:turbo"], "unknown option(s) ['turbo'] for pytorch"),
+    (["--options", "caffe:fast"], "unknown framework 'caffe'"),
+    (["--set", "momentum=0.5"], "unknown setting(s) ['momentum']"),
+    (["--repeats", "0"], "--repeats must be at least 1")])
+def test_options_refuse_impossible_settings_before_any_run(tmp_path, monkeypatch, capsys, args, message):
+    calls = stand_in(monkeypatch, options, lambda spec, env: pytest.fail("no run expected"))
+    code, said = outcome(options.main, [*args, "--output", str(tmp_path / "x.json")], capsys)
+    assert code in (1, 2) and message in said.err and not calls
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_seeds_reports_each_seeds_accuracy_and_the_runs_below_target(tmp_path, monkeypatch, capsys):
+    accuracy = {0: 0.79, 1: 0.85, 2: 0.82}
+    calls = stand_in(monkeypatch, seeds, lambda spec, env: {
+        "seconds": 120.0, "train_seconds": 100.0, "test_acc": accuracy[spec["overrides"]["seed"]],
+        "device": "CPU", "version": "2.x"})
+    output = tmp_path / "seeds.json"
+    code, said = outcome(seeds.main, ["--frameworks", "pytorch", "--seeds", "0,1,2", "--set", "train_limit=320",
+                                      "--output", str(output)], capsys)
+    assert code == 0 and [c["overrides"] for c in calls] == [{"train_limit": 320, "seed": s} for s in accuracy]
+    doc = json.loads(output.read_text())
+    assert doc["overrides"] == {"train_limit": 320} and "train_limit=320" in doc["config"]
+    result = doc["frameworks"]["pytorch"]
+    assert result["test_acc"]["mean"] == pytest.approx(0.82) and result["below_target"] == 1
+    assert [result["test_acc"]["min"], result["test_acc"]["max"]] == [0.79, 0.85]
+    table = output.with_suffix(".md").read_text()
+    assert table in said.out and "| 0.790, 0.850, 0.820 | 0.790–0.850 | 0.820 | 1 of 3 |" in table
+
+
+def test_a_failed_seed_is_said_and_fails_the_command(tmp_path, monkeypatch, capsys):
+    def result(spec, env):
+        if spec["overrides"]["seed"] == 1:
+            raise WorkerError("PyTorch: benchmarks.options did not finish within 1800 s")
+        return {"seconds": 120.0, "train_seconds": 100.0, "test_acc": 0.83, "device": "CPU", "version": "2.x"}
+    stand_in(monkeypatch, seeds, result)
+    output = tmp_path / "seeds.json"
+    code, _ = outcome(seeds.main, ["--frameworks", "pytorch", "--seeds", "0,1", "--output", str(output)], capsys)
+    assert code == 1 and json.loads(output.read_text())["frameworks"]["pytorch"]["failed"] == 1
+    assert "PyTorch, seed 1: PyTorch: benchmarks.options did not finish" in output.with_suffix(".md").read_text()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -120,23 +185,8 @@ def test_seeds_reports_each_seeds_accuracy_and_the_runs_below_target(tmp_path):
     (["--set", "epochs=0"], "epochs=0 is out of range"),
     (["--frameworks", "caffe"], "unknown framework 'caffe'"),
     (["--seeds", "a,b"], "--seeds 'a,b': write whole numbers")])
-def test_seeds_refuses_impossible_settings_before_any_run(tmp_path, args, message):
-    output = tmp_path / "x.json"
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.seeds", *args, "--output", str(output)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert proc.returncode in (1, 2) and message in proc.stderr, proc.stderr[-2000:]
-    assert not output.exists()
-
-
-def test_an_option_beside_the_notebook_is_one_more_side_of_each_pair(tmp_path):
-    output = tmp_path / "beside.json"
-    result = run_module("benchmarks.bench", "--quick", "--frameworks", "pytorch", "--no-d2l", "--options",
-                        "pytorch:glibc-defaults", "--beside", output=output, timeout=600)["frameworks"]["pytorch"]
-    assert result["option"] is None  # "ours" is the notebook as it is
-    side = "ours + glibc-defaults"
-    for pair in result["pairs"]:
-        assert set(pair["windows"]) == {"ours", side}
-        ours, other = pair["windows"]["ours"], pair["windows"][side]
-        assert pair[f"ratio to {side}"] == pytest.approx(
-            (ours["examples"] / ours["seconds"]) / (other["examples"] / other["seconds"]))
-    assert f"PyTorch, in the same pairs, {side}: " in output.with_suffix(".md").read_text()
+def test_seeds_refuses_impossible_settings_before_any_run(tmp_path, monkeypatch, capsys, args, message):
+    calls = stand_in(monkeypatch, seeds, lambda spec, env: pytest.fail("no run expected"))
+    code, said = outcome(seeds.main, [*args, "--output", str(tmp_path / "x.json")], capsys)
+    assert code in (1, 2) and message in said.err and not calls
+    assert not (tmp_path / "x.json").exists()

@@ -10,6 +10,7 @@ non-blank page per slide.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,7 +20,7 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from tools import handouts, publish
 
@@ -35,22 +36,22 @@ RISE = {"scroll": True, "transition": "none", "theme": "white", "width": 1280, "
 
 # --- how many slides a notebook makes ----------------------------------------------
 
-def _slide_types(nb):
+def slide_types(nb):
     """(slide type, index of the slide it is on or -1 before the first) for every cell of `nb`.
 
     nbconvert wraps every "slide" in a horizontal <section> holding one vertical
     <section> per subslide (the slide itself opens the first), and reveal counts
     those vertical sections. "fragment" and "-" cells join the current
     subslide, "notes" become speaker notes in it, "skip" cells vanish. The first
-    cell that is neither notes nor skip opens a slide whatever its type. publish
-    also hides papermill's injected-parameters cell, so it counts as skip.
+    cell that is neither notes nor skip opens a slide whatever its type. The cells
+    publish leaves out (papermill's injected-parameters cell) count as skip.
     RISE builds its live slideshow by the same rules.
     """
     count = 0
     for cell in nb.cells:
         slideshow = cell.get("metadata", {}).get("slideshow", {})
         kind = slideshow.get("slide_type", "-") if isinstance(slideshow, dict) else "-"
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+        if set(publish.REMOVED_CELL_TAGS) & set(cell.get("metadata", {}).get("tags", [])):
             kind = "skip"
         if kind not in ("skip", "notes") and (count == 0 or kind in ("slide", "subslide")):
             count += 1
@@ -59,7 +60,7 @@ def _slide_types(nb):
 
 def expected_slides(nb) -> int:
     """The number of slides (Reveal.getTotalSlides()) nbconvert's reveal export makes of `nb`."""
-    return max((index + 1 for _, index in _slide_types(nb)), default=0)
+    return max((index + 1 for _, index in slide_types(nb)), default=0)
 
 
 def expected_notes(nb) -> list[int]:
@@ -68,7 +69,7 @@ def expected_notes(nb) -> list[int]:
     A notes cell before the first slide belongs to none: its index is -1, which no
     slide has, so a deck that lost it fails the comparison.
     """
-    return [index for kind, index in _slide_types(nb) if kind == "notes"]
+    return [index for kind, index in slide_types(nb) if kind == "notes"]
 
 
 def _meta(kind, **extra):
@@ -163,6 +164,21 @@ def test_parameters_only_for_notebooks_with_a_parameters_cell(tmp_path, monkeypa
     publish.execute(path, {"preset": "smoke"})
     assert calls[0]["parameters"] == {}
     assert calls[0]["cwd"] == str(tmp_path) and calls[0]["log_output"] is True
+
+
+def test_a_notebook_gets_only_the_parameters_it_takes(tmp_path, monkeypatch, caplog):
+    import papermill
+
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **kw: calls.append(kw))
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("batch = 16", metadata={"tags": ["parameters"]})],
+                                metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}}), path)
+    with caplog.at_level("INFO", logger="tools.publish"):
+        publish.execute(path, {"preset": "smoke", "batch": 2})
+    assert calls[0]["parameters"] == {"batch": 2}
+    assert "lesson.ipynb does not take preset" in caplog.text
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -299,8 +315,69 @@ def test_export_refuses_a_theme_that_is_not_vendored(tmp_path):
     assert not list((tmp_path / "out").glob("*.html"))
 
 
-# --- in Chromium ---------------------------------------------------------------------
+def executed_notebook(folder: Path, last_output: str = "done\n") -> Path:
+    """A notebook as papermill leaves it, outputs included (no kernel needed): a parameters cell,
+    papermill's copy of it, a plumbing cell tagged remove-input and a plain code cell that prints
+    `last_output`."""
+    def code(source, tags, kind, text, count):
+        return new_code_cell(source, metadata=_meta(kind, tags=tags), execution_count=count,
+                             outputs=[new_output("stream", name="stdout", text=text)])
 
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Executed", metadata=_meta("slide")),
+        code("batch = 16", ["parameters"], "skip", "", 1),
+        code("batch = 'injected_value'", ["injected-parameters"], "skip", "", 2),
+        code("plumbing_call()", ["remove-input"], "-", "what the plumbing shows\n", 3),
+        code("lesson_call()", [], "-", last_output, 4),
+    ], metadata={"rise": RISE})
+    path = folder / "executed.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_exports_leave_out_injected_parameters_and_hidden_inputs(tmp_path):
+    """The page and the deck (which the handout prints) show neither papermill's copy of the
+    parameters nor the code of a remove-input cell, but that cell's output and the lesson's code."""
+    for page in publish.export(executed_notebook(tmp_path), tmp_path / "out"):
+        html = page.read_text(encoding="utf-8")
+        assert "injected_value" not in html and "plumbing_call" not in html, page.name
+        assert "what the plumbing shows" in html and "lesson_call" in html, page.name
+    # the notebook itself keeps both, for whoever runs it
+    sources = [c.source for c in nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells]
+    assert "batch = 'injected_value'" in sources and "plumbing_call()" in sources
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("saved to /work/main/build/checkpoints/alexnet-jax.\n", ["/work/main/build/checkpoints/alexnet-jax"]),
+    ("see /home/ada/x.json, /root/.cache/y and /tmp/pytest-1/z", ["/home/ada/x.json", "/root/.cache/y",
+                                                                  "/tmp/pytest-1/z"]),
+    ("run record: ../results/alexnet-jax.json", []),
+    ("https://example.org/home/page and ~/work/x and a/tmp/b", []),
+])
+def test_machine_paths_in_outputs(text, expected):
+    nb = new_notebook(cells=[new_code_cell("x", outputs=[new_output("stream", name="stdout", text=text)])])
+    assert publish.machine_paths(nb) == [f"cell 0: {path}" for path in expected]
+
+
+def test_machine_paths_in_rich_outputs_and_errors_but_not_in_images():
+    html = '<p>/home/ada/a.csv</p><img src="data:image/png;base64,AAAA/home/BBBB/tmp/CC=="/>'
+    outputs = [new_output("display_data", data={"text/html": html, "image/png": "iVBOR/tmp/x/home/y"}),
+               new_output("error", ename="OSError", evalue="no /tmp/z", traceback=["at /work/q.py"])]
+    nb = new_notebook(cells=[new_markdown_cell("/home/in/prose"), new_code_cell("x", outputs=outputs)])
+    assert publish.machine_paths(nb) == ["cell 1: /home/ada/a.csv", "cell 1: /tmp/z", "cell 1: /work/q.py"]
+
+
+def test_export_refuses_outputs_that_show_machine_paths(tmp_path):
+    path = executed_notebook(tmp_path, last_output="checkpoint in /tmp/ckpt/alexnet\n")
+    with pytest.raises(publish.PublishError, match="paths of this machine.*cell 4: /tmp/ckpt/alexnet"):
+        publish.export(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", publish.NOTEBOOKS)
+def test_committed_notebook_outputs_show_no_machine_paths(name):
+    nb = nbformat.read(publish.NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+    assert publish.machine_paths(nb) == [], f"{name}.ipynb: outputs show paths of this machine"
 
 
 # --- in Chromium ---------------------------------------------------------------------
@@ -450,19 +527,44 @@ CUT_OFF_JS = """slide => {
   }
   return problems;
 }"""
-# Whether the current slide needed help to fit: it scrolls, or an output in it was scaled down.
+# The smallest text a room can read on a 1280×800 screen, in pixels as shown (issue 33's limits).
+READABLE_PX = {"code": 16, "prose": 20}
+# Every element of `slide` whose own text is shown smaller than `readable` allows: its font size
+# times the zoom of each box around it within the deck, times the scale reveal.js shows the deck at
+# (below 1 it scales with a transform, above with zoom on .slides, where the walk stops). Code is
+# text inside pre or code; the prompts ("In [3]:") are labels, not content.
+SMALL_TEXT_JS = """([slide, readable]) => {
+  const hasText = el => [...el.childNodes].some(n => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+  const problems = [];
+  for (const el of slide.querySelectorAll('*')) {
+    if (!hasText(el) || el.closest('aside.notes, .jp-InputPrompt, .jp-OutputPrompt')) continue;
+    const box = el.getBoundingClientRect();
+    if (!box.width && !box.height) continue;  // not displayed
+    let shown = parseFloat(getComputedStyle(el).fontSize) * Reveal.getScale();
+    for (let a = el; a && !a.classList.contains('slides'); a = a.parentElement) {
+      shown *= parseFloat(getComputedStyle(a).zoom) || 1;
+    }
+    const kind = el.closest('pre, code') ? 'code' : 'prose';
+    if (shown < readable[kind] - 0.01) {
+      problems.push(`<${el.tagName.toLowerCase()}> "${el.textContent.trim().slice(0, 40)}": ` +
+                    `${kind} shown at ${shown.toFixed(1)} px, under ${readable[kind]} px`);
+    }
+  }
+  return problems;
+}"""
+# Whether the current slide needed help to fit: it scrolls.
 OVERFLOWS_JS = """() => {
   const slide = Reveal.getCurrentSlide();
-  return slide.scrollHeight > slide.clientHeight + 1 || slide.scrollWidth > slide.clientWidth + 1
-      || [...slide.querySelectorAll('.jp-OutputArea-output')].some(o => o.style.zoom);
+  return slide.scrollHeight > slide.clientHeight + 1 || slide.scrollWidth > slide.clientWidth + 1;
 }"""
 
 
-def slides_out_of_reach(visit: Visit, shot: str, artifacts: Path) -> list[str]:
-    """Visit every slide, all fragments shown; return what is cut off and cannot be scrolled to.
+def unreadable_slides(visit: Visit, shot: str, artifacts: Path) -> list[str]:
+    """Visit every slide, all fragments shown; return what is cut off and cannot be scrolled to,
+    and text shown smaller than READABLE_PX.
 
-    Each slide that had to scroll or scale to fit is kept as `<shot>-fit-<h>-<v>.png`, and,
-    when it scrolls, `...-end.png` scrolled to its end.
+    Each slide that had to scroll to fit is kept as `<shot>-fit-<h>-<v>.png`, and
+    `...-end.png` scrolled to its end.
     """
     page = visit.page
     problems = []
@@ -470,6 +572,8 @@ def slides_out_of_reach(visit: Visit, shot: str, artifacts: Path) -> list[str]:
         h, v = index["h"], index["v"]
         page.evaluate("([h, v]) => { Reveal.slide(h, v); while (Reveal.nextFragment()); }", [h, v])
         problems += [f"slide {h}/{v}: {p}" for p in page.evaluate(f"({CUT_OFF_JS})(Reveal.getCurrentSlide())")]
+        problems += [f"slide {h}/{v}: {p}" for p in page.evaluate(
+            f"({SMALL_TEXT_JS})([Reveal.getCurrentSlide(), {json.dumps(READABLE_PX)}])")]
         if page.evaluate(OVERFLOWS_JS):
             page.screenshot(path=str(artifacts / f"{shot}-fit-{h}-{v}.png"))
             if page.evaluate("(s => { s.scrollTop = s.scrollHeight; return s.scrollTop > 0; })"
@@ -576,7 +680,7 @@ def test_fit_check_finds_a_slide_cut_off(browser, tmp_path, artifacts):
         deck = publish.export(tall_notebook(tmp_path, scroll), tmp_path / "out")[1]
         visit = open_deck(browser, deck)
         try:
-            problems = slides_out_of_reach(visit, shot, artifacts)
+            problems = unreadable_slides(visit, shot, artifacts)
         finally:
             visit.close()
         if scroll:
@@ -584,6 +688,30 @@ def test_fit_check_finds_a_slide_cut_off(browser, tmp_path, artifacts):
         else:
             assert problems and all(p.startswith("slide 1/0: ") for p in problems), problems[:10]
             assert any('"line_69"' in p for p in problems), problems[:10]
+
+
+@pytest.mark.browser
+def test_font_check_finds_small_print(browser, tmp_path, artifacts):
+    """Guards the guard: prose, code in markdown and code cells at the deck's own sizes are readable;
+    text set smaller, in markdown or in an output, is not."""
+    tiny_output = new_output("display_data", data={"text/html": '<pre style="font-size:10px">tiny_code()</pre>'})
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Sizes\nProse at the deck's size, `a code span` and\n```\na code block\n```",
+                          metadata=_meta("slide")),
+        new_code_cell("print('a code cell')", metadata=_meta("-")),
+        new_markdown_cell('## Small\n\n<p style="font-size:12px">small print</p>', metadata=_meta("slide")),
+        new_code_cell("show()", metadata=_meta("-"), outputs=[tiny_output], execution_count=1),
+    ], metadata={"rise": RISE})
+    path = tmp_path / "sizes.ipynb"
+    nbformat.write(nb, path)
+    visit = open_deck(browser, publish.export(path, tmp_path / "out")[1])
+    try:
+        problems = unreadable_slides(visit, "sizes", artifacts)
+    finally:
+        visit.close()
+    assert len(problems) == 2, problems
+    assert problems[0].startswith('slide 1/0: <p> "small print": prose shown at 11.5 px'), problems
+    assert problems[1].startswith('slide 1/0: <pre> "tiny_code()": code shown at 9.6 px'), problems
 
 
 @pytest.mark.browser
@@ -637,10 +765,11 @@ def test_committed_deck_fits_the_screen(browser, deck, artifacts):
     _source_notebook(deck)
     visit = open_deck(browser, deck)
     try:
-        problems = slides_out_of_reach(visit, deck.name.split(".")[0], artifacts)
+        problems = unreadable_slides(visit, deck.name.split(".")[0], artifacts)
     finally:
         visit.close()
-    assert problems == [], f"{deck.name}: {len(problems)} things cut off out of reach at 1280×800: {problems[:10]}"
+    assert problems == [], (f"{deck.name}: {len(problems)} things cut off out of reach or too small to read "
+                            f"at 1280×800: {problems[:10]}")
 
 
 @pytest.mark.browser

@@ -19,6 +19,9 @@ def test_every_framework_has_an_adapter_a_notebook_and_its_kernel():
         assert notebook["metadata"]["kernelspec"]["name"] == fw.kernel, fw.notebook
     for name in frameworks.SUMMARY_NOTEBOOKS:
         assert (NOTEBOOKS / name).is_file()
+    for name in frameworks.LESSON_NOTEBOOKS:
+        notebook = json.loads((NOTEBOOKS / name).read_text())
+        assert notebook["metadata"]["kernelspec"]["name"] == frameworks.MAIN.kernel, name
     assert frameworks.get("PyTorch") is frameworks.get("pytorch") is frameworks.for_module("d2l_helpers.torch")
     with pytest.raises(KeyError, match="choose one of pytorch, tensorflow, jax, mxnet"):
         frameworks.get("caffe")
@@ -75,3 +78,40 @@ def test_tensorflow_trains_in_its_gpu_environment_once_a_gpu_setup_registered_it
     spec.write_text(json.dumps({"argv": [str(spec)]}))
     assert frameworks.environment_of(tf) is frameworks.TENSORFLOW_GPU_ENV and frameworks.problem(tf) is None
     assert frameworks.environment_of(frameworks.get("pytorch")) is frameworks.get("pytorch").environment
+
+
+def _defined(path) -> set:
+    """Names a module defines at its top level: functions, classes, assignments (tuples unpacked)."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                elts = target.elts if isinstance(target, ast.Tuple) else [target]
+                names |= {e.id for e in elts if isinstance(e, ast.Name)}
+    return names
+
+
+@pytest.mark.parametrize("framework", frameworks.FRAMEWORKS, ids=frameworks.KEYS)
+def test_every_adapter_defines_what_tools_and_benchmarks_call(framework):
+    """Tools and benchmarks reach a framework through these names only (d2l_helpers/adapters.py)."""
+    from d2l_helpers import adapters
+
+    wanted = set(adapters.OWN) | set(adapters.SHARED)
+    if framework.environment is frameworks.MAIN:
+        wanted |= set(adapters.MAIN_ONLY)
+    missing = wanted - _defined(REPO / "d2l_helpers" / f"{framework.module}.py")
+    assert not missing, f"d2l_helpers/{framework.module}.py lacks {sorted(missing)}"
+
+
+def test_no_tool_or_benchmark_asks_which_framework_it_has():
+    """Framework-specific code lives in the adapters: no `key == "pytorch"` outside them."""
+    keys = set(frameworks.KEYS) | {fw.name for fw in frameworks.FRAMEWORKS}
+    offenders = []
+    for path in [*REPO.glob("tools/*.py"), *REPO.glob("benchmarks/*.py"), *REPO.glob("d2l_helpers/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(side, ast.Constant) and side.value in keys for side in [node.left, *node.comparators]):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not offenders, f"move framework-specific code into its adapter: {offenders}"

@@ -1,4 +1,5 @@
 """The neutral core imports no framework, and each adapter imports only its own."""
+import ast
 import os
 import subprocess
 
@@ -39,3 +40,14 @@ def test_adapter_imports_only_its_framework(framework):
     alone = imported_frameworks(f"import {framework.module}", framework)
     assert framework.module in alone
     assert imported_frameworks(f"from d2l_helpers import {framework.module} as d2l", framework) == alone
+
+
+def test_tools_is_a_library_of_benchmarks_never_the_reverse():
+    """benchmarks/ imports tools/ (cells, workers, README blocks); nothing in tools/ imports benchmarks/."""
+    offenders = []
+    for path in sorted((frameworks.REPO / "tools").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}:{node.lineno}" for n in names if n.split(".")[0] == "benchmarks"]
+    assert not offenders, f"tools/ must not import benchmarks/: {offenders}"

@@ -12,7 +12,8 @@ from d2l_helpers.metrics import TrainingDiverged
 from tools.cells import NOTEBOOKS, run_tagged
 
 TRAINING = frameworks.FRAMEWORKS
-ALL = [fw.notebook for fw in TRAINING] + list(frameworks.SUMMARY_NOTEBOOKS)
+LESSONS = frameworks.LESSON_NOTEBOOKS
+ALL = [fw.notebook for fw in TRAINING] + list(LESSONS) + list(frameworks.SUMMARY_NOTEBOOKS)
 ROLES = ("setup", "data", "model", "train", "evaluate")
 SHARED_EXCEPT = "framework-specific"  # the tag of the cells that may differ between the notebooks
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "notes", "-"}
@@ -95,6 +96,41 @@ def test_compare_shows_every_framework_that_ran(executed):
     assert "No run record" not in text
     assert "Before any update, the loss on the first batch" in text
     assert 'class=\\"d2l-aligned\\"' in text and "image/png" in text
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_runs_with_small_parameters(tmp_path, name):
+    """Each lesson runs top to bottom in its kernel, with the registry's parameters for the tests."""
+    import papermill
+
+    papermill.execute_notebook(NOTEBOOKS / name, tmp_path / name, cwd=NOTEBOOKS,
+                               parameters=LESSONS[name], progress_bar=False)
+    text = outputs_text(nbformat.read(tmp_path / name, as_version=4))
+    if name == "cpu-convolutions.ipynb":  # its own checks are asserts; here, that each step showed
+        assert text.count("largest difference from F.conv2d") == 4
+        assert "36 multiplications per tile instead of 144" in text
+        assert all(f"{layer} " in text.rsplit("ms for", 1)[-1] for layer in ("conv2", "conv3", "conv4", "conv5"))
+
+
+def _stride_one_convolutions(resize):
+    """(C in, C out, input side, kernel, padding) of AlexNet's stride-1 convolutions, from the table."""
+    found, side, channels = [], resize, architecture.INPUT_CHANNELS
+    layers = [layer for layer in architecture.ALEXNET if layer.kind in ("conv", "pool")]
+    for layer, after in zip(layers, architecture.feature_map_sizes(resize)):
+        if layer.kind == "conv":
+            if layer.stride == 1:
+                found.append((channels, layer.size, side, layer.kernel, layer.padding))
+            channels = layer.size
+        side = after
+    return found
+
+
+def test_cpu_convolutions_times_alexnets_layers():
+    """The lesson writes AlexNet's layer shapes out for the reader; they must be the table's."""
+    namespace = run_tagged(NOTEBOOKS / "cpu-convolutions.ipynb", ("setup", "layers"))
+    written = [row[1:] for row in namespace["LAYERS"]]
+    assert written == _stride_one_convolutions(make_config("reference", gpu=True).resize)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -186,3 +222,35 @@ def test_diverging_loss_stops_with_a_clear_message(tmp_path):
     with pytest.raises(TrainingDiverged, match="smaller learning rate"):
         run_tagged(NOTEBOOKS / TRAINING[0].notebook, ("setup", "data", "model", "train"),
                    preset="smoke", lr=10.0, results_dir=str(tmp_path))
+
+
+KIND_OF_LAYER = {  # the names each framework's shape pass prints, by the kind of layer
+    "conv": ("Conv2d", "Conv2D", "Conv"), "relu": ("ReLU", "relu", "Activation"),
+    "pool": ("MaxPool2d", "MaxPooling2D", "MaxPool2D", "max_pool"), "flatten": ("Flatten", "flatten"),
+    "dense": ("Linear", "Dense"), "dropout": ("Dropout",),
+}
+CHANNELS_LAST = {"tensorflow", "jax"}
+
+
+def shape_pass(fw) -> list:
+    """[(kind, per-example shape, channels first)] as the committed notebook printed its shape pass."""
+    kinds = {name: kind for kind, names in KIND_OF_LAYER.items() for name in names}
+    rows = []
+    for cell in read(fw.notebook).cells:
+        if cell.cell_type != "code" or "model" not in cell.metadata.get("tags", []):
+            continue
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        for name, shape in re.findall(r"^(\w+)\s+output shape: \(([\d, ]+)\)", text, flags=re.M):
+            dims = [int(d) for d in shape.split(",") if d.strip()][1:]  # without the batch
+            if fw.key in CHANNELS_LAST and len(dims) == 3:
+                dims = [dims[2], dims[0], dims[1]]
+            rows.append((kinds[name], tuple(dims)))
+    return rows
+
+
+def test_the_four_committed_shape_passes_list_the_same_layers_with_the_same_shapes():
+    passes = {fw.key: shape_pass(fw) for fw in TRAINING}
+    reference = passes["pytorch"]
+    assert len(reference) == 21 and [kind for kind, _ in reference][:3] == ["conv", "relu", "pool"]
+    for key, rows in passes.items():
+        assert rows == reference, f"{key}'s shape pass differs from PyTorch's: {rows} != {reference}"

@@ -21,7 +21,6 @@ from d2l_helpers import (
     parameter_count,
 )
 from d2l_helpers.devices import Choice
-from d2l_helpers.results import BENCH_SCHEMA
 from tools.cells import NOTEBOOKS
 
 KEYS = frameworks.KEYS
@@ -162,7 +161,7 @@ def test_mixed_presets_are_not_apples_to_apples(tmp_path):
     assert len(notes) == 1 and "apples-to-apples" in notes[0] and "MXNet preview" in notes[0]
     sentences = compare.findings(records)
     assert sentences[0].startswith("Caution")
-    assert "only because the input sizes differ" in sentences[1]
+    assert "only because the input sizes differ" in sentences[0]
     assert "<b>" not in compare.summary_table_html(records)  # no winners when unfair
     assert compare.curve_agreement(records) is None
 
@@ -236,29 +235,28 @@ PARITY = {"reference": "pytorch", "frameworks": list(KEYS), "settings": {"resize
 
 def test_findings_come_from_the_data(tmp_path):
     records, _ = all_four(tmp_path, tensorflow=dict(first_speed=500.0))
-    text = "\n".join(compare.findings(records, parity=PARITY))
+    sentences = compare.findings(records, parity=PARITY)
+    assert len(sentences) == 3  # what a slide can hold; the figures are in the table behind it
+    text = "\n".join(sentences)
     assert "All 4 networks have 46,764,746 trainable parameters, exactly what" in text
     assert "the loss on the first batch is 2.3026 in every framework (they differ by at most 1.0e-05)" in text
-    assert "differ by 0.050 at the first point and by at most 0.050" in text
-    assert "the logits agree to 1e-07 and the initial losses to 1e-06" in text
-    assert "JAX and MXNet agree to 3e-07" in text and "PyTorch and TensorFlow differ by up to 3e-05" in text
-    assert "already differ by up to 0.049 in loss" in text
-    assert "from 0.878 (TensorFlow) to 0.884 (PyTorch), a spread of 0.6 percentage points" in text
-    assert "within the noise" in text
-    assert "fastest" not in text and "ranks nothing" in text  # one run is no speed measurement
-    assert "TensorFlow's first epoch ran at 0.40× the speed of its later ones" in text
+    assert "lie within 0.050 of each other" in text
+    assert "dropout off the four losses stay within" in text and "differ by up to 0.05" in text
+    assert "from 0.878 (TensorFlow) to 0.884 (PyTorch): 0.6 points, within the noise" in text
+    assert "examples/s" not in text and "fastest" not in text  # one run is no speed measurement
+    table = compare.figures_html(records, parity=PARITY)
+    assert "46,764,746" in table and "0.878 – 0.884" in table and "results/parity.json" in table
+    assert "PyTorch and TensorFlow" in table and "3e-05" in table
 
 
-def test_speed_is_quoted_from_the_benchmark_file_of_the_current_format_only(tmp_path):
+def test_curves_that_part_without_dropout_are_put_down_to_amplified_rounding(tmp_path):
     records, _ = all_four(tmp_path)
-    bench = {"schema": BENCH_SCHEMA, "device": "cpu", "timestamp": "2026-12-01T03:00:00+00:00",
-             "settings": {"resize": 224, "batch_size": 128},
-             "frameworks": {"pytorch": {"ours_examples_per_s": {"median": 21.25}}}}
-    text = " ".join(compare.findings(records, bench=bench))
-    assert "CPU run of 2026-12-01" in text and "PyTorch 21.2" in text and "224×224, batch 128" in text
-    older = {"device": "cpu", "frameworks": {"pytorch": {"examples_per_s": 20.0}}}  # before the paired benchmark
-    text = " ".join(compare.findings(records, bench=older))
-    assert "older format (schema None" in text and "make bench" in text and "20.0" not in text
+    longer = {**PARITY, "source": "benchmarks/parity-120-cpu.json",
+              "no_dropout": {**PARITY["no_dropout"], "loss_spread": [1e-6, 4e-4, 0.02, 0.3, 0.1]},
+              "dropout": {"loss_spread": [0.01, 0.05, 0.2, 0.4, 0.3]}}
+    text = compare.findings(records, parity=longer)[1]
+    assert "agree to 1e-03 for 2 steps, then part" in text and "by up to 0.30 at step 4" in text
+    assert "(0.05 at step 2)" in text and "benchmarks/parity-120-cpu.json" in text
 
 
 def test_large_accuracy_gap_is_not_called_noise(tmp_path):

@@ -24,8 +24,6 @@ LOSS_TOL = 1e-4        # the loss before training, and over 3 steps without drop
 # tied elements (which changes every weight of the convolutions before); a ReLU input within rounding
 # of zero passes its gradient in one framework and not in another. Measured (the test prints them):
 # every pair 2.7e-5 to 2.8e-5 apart (relative 0.6% to 1.3%), while the largest weight moved by 4.6e-4.
-# (Before JAX computed its convolutions as matrix products, JAX and MXNet were 3e-7 apart: rounding
-# alone, their tie-breaking then agreeing.)
 WEIGHT_TOL = 1e-4
 RELATIVE_TOL = 0.1
 SETTINGS = dict(preset="smoke", resize=224, batch_size=8, train_limit=40, test_limit=10, steps=3,

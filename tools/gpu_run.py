@@ -37,7 +37,7 @@ from d2l_helpers import frameworks
 from d2l_helpers.config import PRECISIONS
 
 from .cells import NOTEBOOKS, run_tagged
-from .crossenv import REPO, WorkerError, finish_worker, run_worker
+from .crossenv import REPO, Worker, WorkerError, finish_worker, rate, run_worker
 
 BUDGET_MINUTES = 8.0  # the check machine stops a command after 10
 MIN_SHARE_S = 30.0  # a run with less of the budget than this is not started
@@ -118,7 +118,8 @@ def import_problem(fw) -> str | None:
     missing = [m for m in (fw.module, *NOTEBOOK_IMPORTS.get(fw.key, ())) if importlib.util.find_spec(m) is None]
     if missing:
         return f"{', '.join(missing)} not installed for {sys.executable}"
-    if fw.key == "jax" and _version("jax") >= (0, 11) and _version("flax") < FLAX_FOR_JAX_011:
+    needs_flax = "flax" in NOTEBOOK_IMPORTS.get(fw.key, ())
+    if needs_flax and _version("jax") >= (0, 11) and _version("flax") < FLAX_FOR_JAX_011:
         wanted = ".".join(map(str, FLAX_FOR_JAX_011))
         return (f"flax {importlib.metadata.version('flax')} cannot import nnx under jax "
                 f"{importlib.metadata.version('jax')}: it needs flax {wanted} or later")
@@ -141,15 +142,13 @@ def data_problem(data_dir) -> str | None:
 
 def d2l_reference(fw, settings: dict, d2l_dir: str | None) -> dict:
     """d2l 1.0.3's training throughput at the same batch and image size, where d2l imports here."""
-    from benchmarks.workloads import Worker, rate
-
     folder = d2l_dir or os.environ.get("D2L_DIR")
     if not folder:
         return {"skipped": "no d2l 1.0.3 here: pass --d2l-dir with a folder holding d2l and what it imports "
                            "(benchmarks.reference.REQUIREMENTS), installed with pip --target"}
     try:
-        ref = Worker(fw, {"kind": "reference", "framework": fw.key, "settings": settings, "d2l_dir": folder},
-                     f"{fw.name}: d2l 1.0.3")
+        ref = Worker(fw, "benchmarks.workloads", {"kind": "reference", "framework": fw.key, "settings": settings,
+                                                  "d2l_dir": folder}, f"{fw.name}: d2l 1.0.3")
     except Exception as err:  # d2l may not import on this stack; the run goes on without it
         return {"skipped": f"d2l 1.0.3 did not start: {err}"}
     try:

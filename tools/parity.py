@@ -53,54 +53,12 @@ WORKERS = 2  # frameworks measured side by side
 
 # --- in the framework's environment ---------------------------------------------------------------
 
-def set_dropout(key: str, ns: dict, rate: float) -> None:
-    """Set every dropout layer of the notebook's `net` to `rate`, before its first training step."""
-    net = ns["net"]
-    if key == "pytorch":
-        import torch
-
-        for module in net.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = rate
-    elif key == "tensorflow":
-        import tensorflow as tf
-
-        for layer in net.layers:
-            if isinstance(layer, tf.keras.layers.Dropout):
-                layer.rate = rate
-    elif key == "jax":
-        from flax import nnx
-
-        for layer in net.layers:
-            if isinstance(layer, nnx.Dropout):
-                layer.rate = rate
-    elif key == "mxnet":
-        from mxnet.gluon import nn
-
-        for block in net:
-            if isinstance(block, nn.Dropout):
-                block._rate = rate  # Gluon has no public setter; read when the graph is built
-        net.hybridize(static_alloc=True, static_shape=True)  # drops a graph built before
-    else:
-        raise KeyError(key)
-
-
-def learning_rates(key: str, ns: dict, count: int) -> list:
+def learning_rates(ns: dict, count: int) -> list:
     """The learning rate each of the next `count` training steps uses, read from the notebook's optimiser."""
-    next_rate = {  # the rate the coming step will use
-        "pytorch": lambda: ns["optimizer"].param_groups[0]["lr"],
-        "tensorflow": lambda: ns["optimizer"].learning_rate,
-        "jax": lambda: ns["schedule"](ns["optimizer"].step[...]),
-    }.get(key)
-    if next_rate is None and key != "mxnet":
-        raise KeyError(key)
     rates, batches = [], iter(ns["train_iter"])
     for _ in range(count):
-        if next_rate:
-            rates.append(float(next_rate()))
+        rates.append(ns["d2l"].next_learning_rate(ns))
         ns["train_step"](*next(batches))
-        if not next_rate:  # Gluon's trainer gives the rate of the update it made last
-            rates.append(float(ns["trainer"].learning_rate))
     return rates
 
 
@@ -118,7 +76,7 @@ def worker(spec: dict) -> None:
                      lr=s.get("lr"), epochs=s.get("epochs"))
     ns = run_tagged(notebook, BUILD, **overrides)
     d2l = ns["d2l"]
-    set_dropout(key, ns, 0.0)
+    d2l.set_dropout(ns["net"], 0.0)
     run_tagged(notebook, ("initial-loss",), namespace=ns)
     X, y = ns["X"], ns["y"]
     start = d2l.get_weights(ns["net"])
@@ -140,7 +98,7 @@ def worker(spec: dict) -> None:
     # The schedule as each framework applies it, over a run of one pass (it spans the run's batches).
     ns["config"] = dataclasses.replace(ns["config"], epochs=1)
     run_tagged(notebook, ("model", "train-step"), namespace=ns)
-    rates = learning_rates(key, ns, s["steps"])
+    rates = learning_rates(ns, s["steps"])
     finish_worker(spec, {
         "version": d2l.VERSION, "device": d2l.device_choice().name,
         "initial_loss": float(ns["initial_loss"]),
@@ -242,7 +200,9 @@ def main(argv=None) -> int:
         worker(json.loads(args.worker))
         return 0
     try:
-        doc = measure({**PREVIEW, "steps": args.steps})
+        # enough training images for every step to take a batch of its own
+        train_limit = max(PREVIEW["train_limit"], args.steps * PREVIEW["batch_size"])
+        doc = measure({**PREVIEW, "steps": args.steps, "train_limit": train_limit})
     except WorkerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

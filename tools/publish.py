@@ -8,7 +8,9 @@ handouts with one page per slide (tools.handouts, headless Chromium). All work o
 script and style sheet URLs that nbconvert's templates take from CDNs point at
 slides/vendor/ instead (filled by slides/vendor/fetch.sh), and what cannot be
 vendored is left out; `export` refuses to write a page that would still load
-anything from the network.
+anything from the network, or one whose outputs show a path of this machine.
+The exports leave out papermill's injected-parameters cell and the code of cells
+tagged `remove-input` (plumbing whose output is the lesson); the notebooks keep both.
 
 This module imports no framework: each notebook runs in the kernel its metadata
 names (the registry's, `d2l` or `d2l-mxnet`), or in its framework's GPU environment's
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import json
 import logging
 import re
 import shutil
@@ -38,7 +41,19 @@ VENDOR = "vendor"
 HANDOUT_WORKERS = 2  # headless Chromiums printing side by side
 # Executed in this order: compare and overview read what the AlexNet notebooks record.
 NOTEBOOKS = tuple(Path(name).stem for name in
-                  (*(fw.notebook for fw in frameworks.FRAMEWORKS), *frameworks.SUMMARY_NOTEBOOKS))
+                  (*(fw.notebook for fw in frameworks.FRAMEWORKS), *frameworks.LESSON_NOTEBOOKS,
+                   *frameworks.SUMMARY_NOTEBOOKS))
+
+# Cells the exports leave out: papermill's copy of the run's parameters, which would repeat the
+# parameters cell in every static view.
+REMOVED_CELL_TAGS = ("injected-parameters",)
+# Cells whose code the exports leave out, showing only their outputs (nbconvert's
+# TagRemovePreprocessor; the tag Jupyter Book uses for the same).
+HIDDEN_INPUT_TAGS = ("remove-input",)
+# Outputs must not show where this machine keeps things (a home, a checkout, a temporary folder):
+# a reader's machine has other paths, and they say nothing about the lesson.
+MACHINE_PATH = re.compile(r"(?<![\w.~/-])/(?:work|root|home|tmp|Users)/[^\s\"'<>)]*")
+_DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[\w+/=]+")  # an image inlined in HTML
 
 # URLs relative to the exported HTML file, which sits next to vendor/.
 REVEAL_URL_PREFIX = f"{VENDOR}/reveal.js"
@@ -84,6 +99,12 @@ _DECK_CSS = """
 {%- block notebook_css -%}
 {{ super() }}
 <style type="text/css">
+/* Readable from the back of a room: at 1280×800 reveal.js shows the deck at 0.96 of its size (its
+   margin), so prose, and tables (which JupyterLab sets in its UI size), are set at 21 px (20.2 px
+   shown) where nbconvert's template sets 20 px; code stays at the template's 19 px (18.2 px shown).
+   The theme sets a code block in markdown to 0.55em (11 px): it gets the code cells' size. */
+:root { --jp-content-font-size1: 21px; --jp-ui-font-size1: 21px; }
+.reveal .jp-RenderedHTMLCommon pre { font-size: var(--jp-code-font-size); }
 /* A code cell's input area clips what overflows it: long lines scroll sideways instead. */
 .reveal .jp-InputArea-editor .highlight pre { box-sizing: border-box; overflow-x: auto; }
 /* reveal.js's theme gives every pre a shadow and 90% of its container's width, which cuts the
@@ -113,19 +134,6 @@ require({waitSeconds: 15},
   function (Reveal, RevealNotes) {
     var config = {{ resources.deck.config | json_dumps }};
     config.plugins = [RevealNotes];  // the speaker view (key s) with the notebook's notes cells
-    // An output a little wider than the slide (a table of code) is scaled down to fit it; one
-    // that would need more than a quarter off stays readable and scrolls sideways instead.
-    function fitOutputs() {
-      Reveal.getCurrentSlide().querySelectorAll(".jp-OutputArea-output").forEach(function (output) {
-        if (!output.style.zoom && output.scrollWidth > output.clientWidth) {
-          output.style.zoom = Math.max(0.75, output.clientWidth / output.scrollWidth);
-        }
-      });
-    }
-    if (!/print-pdf/i.test(window.location.search)) {  // reveal.js's own test for its print view
-      Reveal.addEventListener("ready", fitOutputs);
-      Reveal.addEventListener("slidechanged", fitOutputs);
-    }
     // In the print view each slide sits in its own page; one that is taller or wider than its
     // page is scaled down to fit, around the same centre. data-handout tells the printer when.
     Reveal.addEventListener("pdf-ready", function () {
@@ -168,8 +176,9 @@ def has_parameters_cell(nb) -> bool:
 def hide_injected_parameters(nb) -> bool:
     """Mark papermill's `injected-parameters` cells `slide_type: skip`; return whether any exist.
 
-    Papermill writes that cell without slide metadata, so in the deck it would
-    join the slide of the `parameters` cell before it: the title slide.
+    Papermill writes that cell without slide metadata, so in the live slideshow
+    (RISE) it would join the slide of the `parameters` cell before it: the title
+    slide. The exports leave it out altogether (REMOVED_CELL_TAGS).
     """
     found = False
     for cell in nb.cells:
@@ -183,17 +192,19 @@ def execute(path: Path, parameters: dict, kernel: str | None = None) -> None:
     """Run the notebook at `path` in place with papermill, in its own folder, in `kernel` (default:
     the one its metadata names).
 
-    `parameters` reach only a notebook with a `parameters` cell: papermill would
-    otherwise inject them as a new first cell, i.e. onto the title slide.
+    Of `parameters`, a notebook gets those its `parameters` cell sets (the training
+    preset means nothing to a lesson); one without such a cell gets none, since
+    papermill would inject them as a new first cell, i.e. onto the title slide.
     """
     import nbformat
     import papermill
 
     nb = nbformat.read(path, as_version=4)
-    if not has_parameters_cell(nb):
-        if parameters:
-            log.info("%s has no 'parameters' cell: running it without parameters", path.name)
-        parameters = {}
+    declared = papermill.inspect_notebook(str(path)) if has_parameters_cell(nb) else {}
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        log.info("%s does not take %s: running it without", path.name, ", ".join(unknown))
+    parameters = {name: value for name, value in parameters.items() if name in declared}
     papermill.execute_notebook(
         str(path), str(path), parameters=parameters, cwd=str(path.parent), kernel_name=kernel,
         log_output=True, progress_bar=False,
@@ -308,12 +319,36 @@ def deck_settings(nb) -> dict:
     return {"theme": str(rise["theme"]), "scroll": bool(rise["scroll"]), "config": {**config, **PRINT_SETTINGS}}
 
 
+def machine_paths(nb) -> list[str]:
+    """Every path of this machine (/home/..., /tmp/..., MACHINE_PATH) that an output of `nb` shows.
+
+    Reads what a reader sees as text: streams, tracebacks and the text, HTML, markdown and JSON of
+    rich outputs (not images, whose base64 could spell anything; not images inlined in HTML).
+    Returns "cell N: <path>" for each.
+    """
+    found = []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            texts = [output.get("text", ""), output.get("evalue", ""), *output.get("traceback", [])]
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/") or mime.endswith("json"):
+                    texts.append(value if isinstance(value, str) else json.dumps(value))
+            for text in texts:
+                text = _DATA_URI.sub("", "".join(text) if isinstance(text, list) else text)
+                found += [f"cell {index}: {path.rstrip('.,;:')}" for path in MACHINE_PATH.findall(text)]
+    return found
+
+
 def _offline_exporters(theme: str):
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter, SlidesExporter
+    from traitlets.config import Config
 
     common = dict(require_js_url=REQUIRE_JS_URL, jquery_url=JQUERY_URL,
-                  embed_images=True)  # markdown images become data: URIs: no paths to break
+                  embed_images=True,  # markdown images become data: URIs: no paths to break
+                  config=Config(TagRemovePreprocessor=dict(
+                      enabled=True, remove_cell_tags=set(REMOVED_CELL_TAGS),
+                      remove_input_tags=set(HIDDEN_INPUT_TAGS))))
     html = HTMLExporter(template_name="lab", template_file="offline_lab.html.j2",
                         extra_loaders=[DictLoader({"offline_lab.html.j2": _OFFLINE_LAB})], **common)
     slides = SlidesExporter(template_name="reveal", template_file="offline_reveal.html.j2",
@@ -325,17 +360,21 @@ def _offline_exporters(theme: str):
 def export(path: Path, output_dir: Path = SLIDES_DIR) -> list[Path]:
     """Export the notebook at `path` to `output_dir/<name>.html` and `<name>.slides.html`.
 
-    The deck follows the notebook's RISE settings (`deck_settings`). Raises
-    PublishError, writing nothing, if either page would load anything from the
-    network or the deck asks for a reveal.js theme that is not vendored.
+    The deck follows the notebook's RISE settings (`deck_settings`). Both leave out the cells
+    tagged REMOVED_CELL_TAGS and the code of those tagged HIDDEN_INPUT_TAGS. Raises
+    PublishError, writing nothing, if an output shows a path of this machine
+    (`machine_paths`), if either page would load anything from the network or if
+    the deck asks for a reveal.js theme that is not vendored.
     """
     import nbformat
 
+    nb = nbformat.read(path, as_version=4)
+    paths = machine_paths(nb)
+    if paths:
+        raise PublishError(f"{path.name}: outputs show paths of this machine ({'; '.join(paths[:5])}): "
+                           "print them relative to the notebook, or only their file names")
     output_dir.mkdir(parents=True, exist_ok=True)
     ensure_vendor(output_dir)
-    nb = nbformat.read(path, as_version=4)
-    # Also for notebooks executed elsewhere (e.g. papermill's CLI) before `--no-execute`.
-    hide_injected_parameters(nb)
     deck = deck_settings(nb)
     theme = Path(VENDOR) / "reveal.js" / "dist" / "theme" / f"{deck['theme']}.css"
     if not (output_dir / theme).is_file():
