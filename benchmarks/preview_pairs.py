@@ -8,17 +8,16 @@ the live plot) by the wall clock. Outside Jupyter there is no display, so each c
 update, as Jupyter's inline backend does: what a reader's kernel pays per redraw. Runs
 alternate A, B, B, A, ... per framework, so a machine that speeds up or slows down weighs
 on both sides alike. A and B are folders with `d2l_helpers`, `tools` and `notebooks` (a git
-worktree, say). Writes `<output>.json` and `<output>.md`.
+worktree, say). Writes the record and its table (benchmarks.report.write_record).
 
     python -m benchmarks.preview_pairs /tmp/a /tmp/b --frameworks pytorch,jax --pairs 2 \\
-        --train-limit 6000 --test-limit 2000 --output benchmarks/training-log-cpu
+        --train-limit 6000 --test-limit 2000 --output benchmarks/training-log-cpu.json
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -71,8 +70,11 @@ def run(tree: Path, key: str, limits: dict) -> dict:
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"# {doc['title']}", "", f"`{doc['command']}`", "",
-             f"{doc['machine']}; A: {doc['a']}; B: {doc['b']}. The preview preset (one epoch at 76×76) "
+    from .report import cpu  # not at the top: a worker runs this file as a script, outside the package
+
+    lines = [f"# {doc['title']}", "", f"`{doc['command']}` ({doc['minutes']:.0f} min)", "",
+             f"{cpu(doc['machine'])}, load average {doc['machine']['load_15min']} over the last 15 minutes; "
+             f"A: {doc['a']}; B: {doc['b']}. The preview preset (one epoch at 76×76) "
              f"with {doc['limits'] or 'no limit changed'}; each figure is the wall-clock time of "
              "the notebook's training cell, in a fresh interpreter, with a display stand-in that renders "
              "the live plot to PNG at each redraw, as Jupyter does. Runs in the order A, B, B, A, ...", "",
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     parser.add_argument("--title", default="The preview's training cell under two checkouts")
     parser.add_argument("--a-name", help="what A is, for the record (default: its path)")
     parser.add_argument("--b-name", help="what B is, for the record (default: its path)")
-    parser.add_argument("--output", type=Path, help="path without suffix: .json and .md are written")
+    parser.add_argument("--output", type=Path, help="the record (.json); its table goes beside it (.md)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -109,11 +111,8 @@ def main(argv=None) -> int:
         return 0
     if not (args.a and args.b and args.output):
         parser.error("give the two checkouts and --output")
-    keys = args.frameworks.split(",")
-    doc = {"title": args.title, "command": shlex.join(["python", "-m", "benchmarks.preview_pairs", *sys.argv[1:]]),
-           "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-                      f"Python {platform.python_version()}",
-           "a": args.a_name or str(args.a), "b": args.b_name or str(args.b),
+    keys, begin = args.frameworks.split(","), time.perf_counter()
+    doc = {"title": args.title, "a": args.a_name or str(args.a), "b": args.b_name or str(args.b),
            "limits": {k: v for k, v in (("train_limit", args.train_limit), ("test_limit", args.test_limit)) if v},
            "frameworks": {key: {"a": [], "b": []} for key in keys}}
     for i in range(args.pairs):
@@ -127,9 +126,10 @@ def main(argv=None) -> int:
     for fw in doc["frameworks"].values():
         fw["ratios"] = [b["cell_seconds"] / a["cell_seconds"] for a, b in zip(fw["a"], fw["b"])]
         fw["median_ratio"] = statistics.median(fw["ratios"])
-    args.output.with_suffix(".json").write_text(json.dumps(doc, indent=1) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(doc))
-    print(markdown(doc), file=sys.stderr)
+    from .report import stamp, write_record
+
+    doc.update(stamp("benchmarks.preview_pairs", [shlex.join(sys.argv[1:] if argv is None else argv)], begin))
+    write_record(doc, args.output, markdown(doc))
     return 0
 
 
