@@ -28,9 +28,12 @@ class LivePlot:
 
     In Jupyter the figure is one output that each redraw replaces, so the saved
     notebook (and its HTML export) keeps exactly one, final, static figure. A redraw
-    takes tens of milliseconds, so `update` redraws at most once per `interval`
-    seconds. Outside Jupyter it only collects the points.
+    with its PNG takes a tenth of a second or more on a CPU, and training waits for it,
+    so `update` redraws at most once per `interval` seconds, and so seldom that
+    redrawing takes at most `SHARE` of the time. Outside Jupyter it only collects the points.
     """
+
+    SHARE = 0.02
 
     def __init__(self, epochs: int, title: str = "", interval: float = 1.0):
         self.points: dict[str, tuple[list, list]] = {name: ([], []) for name in CURVES}
@@ -40,7 +43,7 @@ class LivePlot:
         self.title = title
         self._handle = _display_handle(self.fig)
         self._pending = False  # points added since the last redraw
-        self._drawn = -math.inf
+        self._drawn, self._cost = -math.inf, 0.0  # when the last redraw began, how long it took
         plt.close(self.fig)  # stop the inline backend from showing a second copy
 
     def add(self, x: float, **values: float) -> None:
@@ -55,14 +58,16 @@ class LivePlot:
                 self._pending = True
 
     def update(self, final: bool = False) -> None:
-        """Show new points in Jupyter: once `interval` seconds have passed since the last redraw,
-        or at once when `final` (the end of an epoch)."""
+        """Show new points in Jupyter: once `interval` seconds, and enough time for the last
+        redraw to be `SHARE` of it, have passed since that redraw; or at once when `final`
+        (the end of an epoch)."""
         now = time.perf_counter()
-        if self._handle is None or not self._pending or (not final and now - self._drawn < self.interval):
+        wait = max(self.interval, self._cost / self.SHARE)
+        if self._handle is None or not self._pending or (not final and now - self._drawn < wait):
             return
         self.draw()
         self._handle.update(self.fig)
-        self._pending, self._drawn = False, now
+        self._pending, self._drawn, self._cost = False, now, time.perf_counter() - now
 
     def draw(self) -> None:
         """Draw the points collected so far into the figure."""

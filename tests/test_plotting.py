@@ -51,6 +51,24 @@ def test_live_plot_redraws_by_time_not_by_point(monkeypatch):
     assert plot._handle.updates == 4 and plot.ax.get_lines()
 
 
+def test_a_slow_redraw_is_made_rarer(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(plotting.time, "perf_counter", lambda: clock[0])
+
+    class SlowHandle(Handle):
+        def update(self, fig):
+            super().update(fig)
+            clock[0] += 0.1  # a tenth of a second a redraw: at most one every 5 s
+
+    monkeypatch.setattr(plotting, "_display_handle", lambda fig: SlowHandle())
+    plot = plotting.LivePlot(epochs=1, interval=1.0)
+    for i in range(100):  # a point a second for 100 s
+        clock[0] = max(clock[0], float(i))
+        plot.add(i / 100, train_loss=1.0)
+        plot.update()
+    assert 19 <= plot._handle.updates <= 20  # about every 5 s: 2% of the time spent redrawing
+
+
 def test_predictions_are_titled_and_mistakes_marked():
     images = np.zeros((3, 28, 28))
     fig = plotting.show_predictions(images, [0, 1, 2], [0, 1, 5], ["a", "b", "c", "d", "e", "f"])
