@@ -65,7 +65,7 @@ def test_training_notebook_runs_and_records(executed, fw):
     assert record["framework"] == fw.name and record["config"]["preset"] == "smoke"
     assert record["parameters"] == architecture.parameter_count(smoke.resize)
     assert len(record["history"]) == smoke.epochs
-    assert [row["step"] for row in record["steps"]] == list(range(1, 11))  # 320 images, batch 32
+    assert [row["step"] for row in record["steps"]] == [5, 10]  # 320 images, batch 32: a row every 5 steps
     for key, value in record["final"].items():
         assert math.isfinite(value) and value >= 0, key
     assert abs(record["initial_loss"] - math.log(10)) < 0.05
